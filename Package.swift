@@ -1,0 +1,115 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+// MARK: - Settings for our own targets
+
+let strict: [SwiftSetting] = [
+  .treatAllWarnings(as: .error),
+  .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+/// The BLAS provider: OpenBLAS through `CBLAS` on Linux, Accelerate on Apple platforms.
+let blas: [Target.Dependency] = [.target(name: "CBLAS", condition: .when(platforms: [.linux]))]
+
+let package = Package(
+  name: "Lopt",
+  platforms: [.macOS(.v14)],
+  // MARK: - Public API
+  products: [
+    .executable(name: "lopt", targets: ["lopt"]),
+    .library(name: "LoptCore", targets: ["LoptCore"]),
+    .library(name: "LoptNN", targets: ["LoptNN"]),
+    .library(name: "LoptData", targets: ["LoptData"]),
+    .library(name: "LoptOptimizers", targets: ["LoptOptimizers"]),
+    .library(name: "LoptCLI", targets: ["LoptCLI"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
+  ],
+  targets: [
+    // MARK: - System libraries and C shims
+    .systemLibrary(
+      name: "CBLAS",
+      pkgConfig: "openblas",
+      providers: [.apt(["libopenblas-dev"])]
+    ),
+    .systemLibrary(
+      name: "CZlib",
+      providers: [.apt(["zlib1g-dev"])]
+    ),
+    .target(name: "CLoptShims"),
+
+    // MARK: - Libraries
+    .target(
+      name: "LoptCore",
+      dependencies: blas + [
+        "CLoptShims",
+        .product(name: "RealModule", package: "swift-numerics"),
+      ],
+      swiftSettings: strict
+    ),
+    .target(
+      name: "LoptNN",
+      dependencies: ["LoptCore", "CLoptShims", .product(name: "RealModule", package: "swift-numerics")],
+      swiftSettings: strict
+    ),
+    .target(
+      name: "LoptData",
+      dependencies: ["LoptCore", "CZlib"],
+      resources: [.copy("Resources")],
+      swiftSettings: strict
+    ),
+    .target(
+      name: "LoptOptimizers",
+      dependencies: ["LoptCore", "CLoptShims"],
+      swiftSettings: strict
+    ),
+    .target(
+      name: "LoptCLI",
+      dependencies: [
+        "LoptCore", "LoptNN", "LoptData", "LoptOptimizers",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ],
+      swiftSettings: strict
+    ),
+    .executableTarget(
+      name: "lopt",
+      dependencies: ["LoptCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+      swiftSettings: strict
+    ),
+
+    // MARK: - Tests
+    .target(
+      name: "LoptTestSupport",
+      dependencies: ["LoptCore", "LoptNN", "LoptOptimizers"],
+      swiftSettings: strict
+    ),
+    .testTarget(
+      name: "LoptCoreTests",
+      dependencies: ["LoptCore", "LoptTestSupport"],
+      resources: [.copy("Resources")],
+      swiftSettings: strict
+    ),
+    .testTarget(
+      name: "LoptNNTests",
+      dependencies: ["LoptNN", "LoptTestSupport"],
+      swiftSettings: strict
+    ),
+    .testTarget(
+      name: "LoptDataTests",
+      dependencies: ["LoptData", "LoptTestSupport"],
+      swiftSettings: strict
+    ),
+    .testTarget(
+      name: "LoptOptimizersTests",
+      dependencies: ["LoptOptimizers", "LoptTestSupport"],
+      swiftSettings: strict
+    ),
+    .testTarget(
+      name: "LoptCLITests",
+      dependencies: ["LoptCLI", "LoptTestSupport"],
+      swiftSettings: strict
+    ),
+  ]
+)

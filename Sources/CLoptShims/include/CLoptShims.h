@@ -1,0 +1,24 @@
+// Element-wise maths the Swift compiler will vectorise.
+//
+// `Float.squareRoot()` in a Swift loop lowers to a guarded libcall that blocks
+// vectorisation on this toolchain; these inline wrappers lower to the IEEE
+// square-root instruction and keep loops vectorisable with bit-identical results.
+#ifndef CLOPT_SHIMS_H
+#define CLOPT_SHIMS_H
+
+/// IEEE single-precision square root (correctly rounded).
+static inline __attribute__((always_inline)) float lopt_sqrtf(float x) {
+  return __builtin_elementwise_sqrt(x);
+}
+
+/// 1 / sqrt(x), computed as a correctly rounded square root followed by a division.
+static inline __attribute__((always_inline)) float lopt_rsqrtf(float x) {
+  return 1.0f / __builtin_elementwise_sqrt(x);
+}
+
+/// IEEE double-precision square root (correctly rounded).
+static inline __attribute__((always_inline)) double lopt_sqrt(double x) {
+  return __builtin_elementwise_sqrt(x);
+}
+
+#endif

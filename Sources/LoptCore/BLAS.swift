@@ -1,0 +1,94 @@
+#if canImport(Accelerate)
+  import Accelerate
+#else
+  import CBLAS
+#endif
+
+/// Matrix products through the platform BLAS (OpenBLAS on Linux, Accelerate on Apple platforms).
+///
+/// All matrices are row-major. Lopt parallelises across independent training runs, so BLAS
+/// itself runs single-threaded; ``useSingleThread()`` sets that once at start-up.
+public enum BLAS {
+  /// Makes the BLAS library use one thread per call (Lopt runs one unroll per core instead).
+  public static func useSingleThread() {
+    #if !canImport(Accelerate)
+      openblas_set_num_threads(1)
+    #endif
+  }
+
+  /// `C = alpha · op(A) · op(B) + beta · C` on raw row-major buffers.
+  ///
+  /// `op(A)` is `m × k` and `op(B)` is `k × n`; `A` is stored `m × k` (or `k × m` when
+  /// `transposeA`), `B` is stored `k × n` (or `n × k` when `transposeB`), `C` is `m × n`.
+  /// Leading dimensions default to the dense row length.
+  ///
+  /// - Complexity: O(m·n·k); allocates nothing.
+  @inlinable
+  public static func gemm(
+    transposeA: Bool = false, transposeB: Bool = false,
+    m: Int, n: Int, k: Int,
+    alpha: Float = 1, a: UnsafePointer<Float>, lda: Int? = nil,
+    b: UnsafePointer<Float>, ldb: Int? = nil,
+    beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int? = nil
+  ) {
+    precondition(m >= 0 && n >= 0 && k >= 0, "negative gemm size m=\(m) n=\(n) k=\(k)")
+    if m == 0 || n == 0 { return }
+    let lda = lda ?? (transposeA ? m : k)
+    let ldb = ldb ?? (transposeB ? k : n)
+    let ldc = ldc ?? n
+    if k == 0 {
+      // BLAS leaves C untouched when k == 0; the mathematical answer is beta · C.
+      for i in 0..<m {
+        let row = c + i * ldc
+        for j in 0..<n { row[j] = beta == 0 ? 0 : beta * row[j] }
+      }
+      return
+    }
+    cblas_sgemm(
+      CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+      Int32(m), Int32(n), Int32(k), alpha, a, Int32(max(lda, 1)), b, Int32(max(ldb, 1)),
+      beta, c, Int32(max(ldc, 1)))
+  }
+
+  /// `C[i] = alpha · op(A[i]) · op(B[i]) + beta · C[i]` for `batchCount` dense matrices laid
+  /// out one after another in each buffer.
+  ///
+  /// - Complexity: O(batchCount·m·n·k); allocates nothing.
+  public static func batchedGemm(
+    transposeA: Bool = false, transposeB: Bool = false,
+    batchCount: Int, m: Int, n: Int, k: Int,
+    alpha: Float = 1, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+    beta: Float = 0, c: UnsafeMutablePointer<Float>
+  ) {
+    for i in 0..<batchCount {
+      gemm(
+        transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
+        alpha: alpha, a: a + i * m * k, b: b + i * k * n, beta: beta, c: c + i * m * n)
+    }
+  }
+}
+
+extension Tensor {
+  /// The matrix product `op(self) · op(other)` of two rank-2 tensors.
+  ///
+  /// - Precondition: the inner dimensions agree.
+  public func matmul(
+    _ other: Tensor, transposeSelf: Bool = false, transposeOther: Bool = false
+  ) -> Tensor {
+    precondition(rank == 2 && other.rank == 2, "matmul needs rank-2 tensors, got \(shape) and \(other.shape)")
+    let (m, k) = transposeSelf ? (shape[1], shape[0]) : (shape[0], shape[1])
+    let (k2, n) = transposeOther ? (other.shape[1], other.shape[0]) : (other.shape[0], other.shape[1])
+    precondition(k == k2, "matmul inner dimensions differ: \(shape) · \(other.shape)")
+    var result = Tensor(shape: [m, n])
+    withUnsafeBufferPointer { a in
+      other.withUnsafeBufferPointer { b in
+        result.withUnsafeMutableBufferPointer { c in
+          BLAS.gemm(
+            transposeA: transposeSelf, transposeB: transposeOther, m: m, n: n, k: k,
+            a: a.baseAddress!, b: b.baseAddress!, c: c.baseAddress!)
+        }
+      }
+    }
+    return result
+  }
+}
