@@ -21,6 +21,7 @@ let package = Package(
     .library(name: "LoptNN", targets: ["LoptNN"]),
     .library(name: "LoptData", targets: ["LoptData"]),
     .library(name: "LoptOptimizers", targets: ["LoptOptimizers"]),
+    .library(name: "LoptTasks", targets: ["LoptTasks"]),
     .library(name: "LoptCLI", targets: ["LoptCLI"]),
   ],
   dependencies: [
@@ -31,7 +32,6 @@ let package = Package(
     // MARK: - System libraries and C shims
     .systemLibrary(
       name: "CBLAS",
-      pkgConfig: "openblas",
       providers: [.apt(["libopenblas-dev"])]
     ),
     .systemLibrary(
@@ -51,7 +51,9 @@ let package = Package(
     ),
     .target(
       name: "LoptNN",
-      dependencies: ["LoptCore", "CLoptShims", .product(name: "RealModule", package: "swift-numerics")],
+      dependencies: [
+        "LoptCore", "CLoptShims", .product(name: "RealModule", package: "swift-numerics"),
+      ],
       swiftSettings: strict
     ),
     .target(
@@ -66,16 +68,23 @@ let package = Package(
       swiftSettings: strict
     ),
     .target(
+      name: "LoptTasks",
+      dependencies: ["LoptCore", "LoptNN", "LoptData", "LoptOptimizers"],
+      swiftSettings: strict
+    ),
+    .target(
       name: "LoptCLI",
       dependencies: [
-        "LoptCore", "LoptNN", "LoptData", "LoptOptimizers",
+        "LoptCore", "LoptNN", "LoptData", "LoptOptimizers", "LoptTasks",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: strict
     ),
     .executableTarget(
       name: "lopt",
-      dependencies: ["LoptCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+      dependencies: [
+        "LoptCLI", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ],
       swiftSettings: strict
     ),
 
@@ -107,8 +116,13 @@ let package = Package(
       swiftSettings: strict
     ),
     .testTarget(
+      name: "LoptTasksTests",
+      dependencies: ["LoptTasks", "LoptTestSupport"],
+      swiftSettings: strict
+    ),
+    .testTarget(
       name: "LoptCLITests",
-      dependencies: ["LoptCLI", "LoptTestSupport"],
+      dependencies: ["LoptCLI", "LoptData", "LoptTestSupport"],
       swiftSettings: strict
     ),
   ]

@@ -6,7 +6,7 @@ public struct LoptCommand: ParsableCommand {
   public static let configuration = CommandConfiguration(
     commandName: "lopt",
     abstract: "Learned optimizers: train with them, meta-train them, evaluate them.",
-    subcommands: []
+    subcommands: [Train.self, Demo.self, Bench.self]
   )
 
   /// Creates the command (argument-parser fills in the options).

@@ -1,18 +1,35 @@
 #if canImport(Accelerate)
-  import Accelerate
+import Accelerate
 #else
-  import CBLAS
+import CBLAS
+import CLoptShims
+import Foundation
 #endif
 
 /// Matrix products through the platform BLAS (OpenBLAS on Linux, Accelerate on Apple platforms).
 ///
 /// All matrices are row-major. Lopt parallelises across independent training runs, so BLAS
 /// itself runs single-threaded; ``useSingleThread()`` sets that once at start-up.
+///
+/// On Linux, OpenBLAS is loaded when first used rather than linked. OpenBLAS picks its kernels
+/// by CPU model, and the Debian 12 build (0.3.21) does not know recent Intel models (Sapphire
+/// and Emerald Rapids): it falls back to its generic "Prescott" kernels, about 10× slower. So
+/// unless `OPENBLAS_CORETYPE` is already set, Lopt sets it from the CPU's features (AVX-512 →
+/// `SkylakeX`, AVX2 + FMA → `Haswell`) before loading the library.
 public enum BLAS {
   /// Makes the BLAS library use one thread per call (Lopt runs one unroll per core instead).
   public static func useSingleThread() {
     #if !canImport(Accelerate)
-      openblas_set_num_threads(1)
+    OpenBLAS.shared.setThreadCount(1)
+    #endif
+  }
+
+  /// The name of the kernel family the BLAS library runs (for example `SkylakeX`).
+  public static var kernelName: String {
+    #if canImport(Accelerate)
+    return "Accelerate"
+    #else
+    return String(cString: OpenBLAS.shared.coreName())
     #endif
   }
 
@@ -44,11 +61,17 @@ public enum BLAS {
       }
       return
     }
-    cblas_sgemm(
+    sgemm(
       CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
       Int32(m), Int32(n), Int32(k), alpha, a, Int32(max(lda, 1)), b, Int32(max(ldb, 1)),
       beta, c, Int32(max(ldc, 1)))
   }
+
+  #if canImport(Accelerate)
+  @usableFromInline static let sgemm = cblas_sgemm
+  #else
+  @usableFromInline static var sgemm: OpenBLAS.SGEMM { OpenBLAS.shared.sgemm }
+  #endif
 
   /// `C[i] = alpha · op(A[i]) · op(B[i]) + beta · C[i]` for `batchCount` dense matrices laid
   /// out one after another in each buffer.
@@ -75,9 +98,11 @@ extension Tensor {
   public func matmul(
     _ other: Tensor, transposeSelf: Bool = false, transposeOther: Bool = false
   ) -> Tensor {
-    precondition(rank == 2 && other.rank == 2, "matmul needs rank-2 tensors, got \(shape) and \(other.shape)")
+    precondition(
+      rank == 2 && other.rank == 2, "matmul needs rank-2 tensors, got \(shape) and \(other.shape)")
     let (m, k) = transposeSelf ? (shape[1], shape[0]) : (shape[0], shape[1])
-    let (k2, n) = transposeOther ? (other.shape[1], other.shape[0]) : (other.shape[0], other.shape[1])
+    let (k2, n) =
+      transposeOther ? (other.shape[1], other.shape[0]) : (other.shape[0], other.shape[1])
     precondition(k == k2, "matmul inner dimensions differ: \(shape) · \(other.shape)")
     var result = Tensor(shape: [m, n])
     withUnsafeBufferPointer { a in
@@ -92,3 +117,54 @@ extension Tensor {
     return result
   }
 }
+
+#if !canImport(Accelerate)
+/// The entry points of OpenBLAS, loaded with `dlopen` on first use.
+@usableFromInline
+struct OpenBLAS: Sendable {
+  @usableFromInline
+  typealias SGEMM =
+    @convention(c) (
+      CBLAS_ORDER, CBLAS_TRANSPOSE, CBLAS_TRANSPOSE, Int32, Int32, Int32, Float,
+      UnsafePointer<Float>?, Int32, UnsafePointer<Float>?, Int32, Float,
+      UnsafeMutablePointer<Float>?, Int32
+    ) -> Void
+
+  @usableFromInline let sgemm: SGEMM
+  let setThreadCount: @convention(c) (Int32) -> Void
+  let coreName: @convention(c) () -> UnsafePointer<CChar>
+
+  /// The library, loaded once (Swift runs this initialiser exactly once, thread-safely).
+  @usableFromInline static let shared = OpenBLAS()
+
+  private init() {
+    if ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] == nil,
+      let core = lopt_openblas_core_for_cpu()
+    {
+      setenv("OPENBLAS_CORETYPE", core, 0)
+    }
+    let names = [
+      "libopenblas.so.0", "libopenblas.so",
+      "/usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.so.0",
+      "/usr/lib/aarch64-linux-gnu/openblas-pthread/libopenblas.so.0",
+    ]
+    guard let handle = names.lazy.compactMap({ dlopen($0, RTLD_NOW | RTLD_GLOBAL) }).first
+    else {
+      fatalError(
+        "Lopt needs OpenBLAS and could not load it (\(String(cString: dlerror()))). "
+          + "Install it with: apt-get install libopenblas0")
+    }
+    func symbol<T>(_ name: String, as type: T.Type) -> T {
+      guard let address = dlsym(handle, name) else {
+        fatalError("the OpenBLAS library has no symbol \(name)")
+      }
+      return unsafeBitCast(address, to: type)
+    }
+    sgemm = symbol("cblas_sgemm", as: SGEMM.self)
+    setThreadCount = symbol(
+      "openblas_set_num_threads", as: (@convention(c) (Int32) -> Void).self)
+    coreName = symbol(
+      "openblas_get_corename", as: (@convention(c) () -> UnsafePointer<CChar>).self)
+  }
+}
+#endif

@@ -38,36 +38,46 @@ public struct ParameterSet: Sendable, Equatable {
   }
 
   /// The tensor of a layout entry, copied out; setting replaces its elements.
+  ///
+  /// - Precondition: `entry` belongs to this set's layout.
   public subscript(entry: ParameterLayout.Entry) -> Tensor {
     get {
+      checkMembership(entry)
       var result = Tensor(shape: entry.shape)
       withUnsafeBufferPointer { source in
         result.withUnsafeMutableBufferPointer { destination in
-          destination.baseAddress!.update(from: source.baseAddress! + entry.offset, count: entry.count)
+          destination.baseAddress!.update(
+            from: source.baseAddress! + entry.offset, count: entry.count)
         }
       }
       return result
     }
     set {
+      checkMembership(entry)
       precondition(
         newValue.shape == entry.shape,
         "tensor '\(entry.name)' has shape \(entry.shape), cannot assign \(newValue.shape)")
       newValue.withUnsafeBufferPointer { source in
         withUnsafeMutableBufferPointer { destination in
-          (destination.baseAddress! + entry.offset).update(from: source.baseAddress!, count: entry.count)
+          (destination.baseAddress! + entry.offset).update(
+            from: source.baseAddress!, count: entry.count)
         }
       }
     }
   }
 
-  /// Calls `body` with read-only access to all elements. Allocates nothing.
+  /// Calls `body` with read-only access to all elements.
+  ///
+  /// - Complexity: O(1); allocates nothing.
   public func withUnsafeBufferPointer<R>(
     _ body: (UnsafeBufferPointer<Float>) throws -> R
   ) rethrows -> R {
     try flat.withUnsafeBufferPointer(body)
   }
 
-  /// Calls `body` with mutable access to all elements. Allocates nothing unless shared.
+  /// Calls `body` with mutable access to all elements.
+  ///
+  /// - Complexity: O(1); allocates nothing unless the storage is shared (copy-on-write).
   public mutating func withUnsafeMutableBufferPointer<R>(
     _ body: (UnsafeMutableBufferPointer<Float>) throws -> R
   ) rethrows -> R {
@@ -95,12 +105,21 @@ public struct ParameterSet: Sendable, Equatable {
   }
 
   /// Whether every element is finite (no NaN or infinity).
+  ///
+  /// - Complexity: one vectorised pass (an OR over exponent bits); allocates nothing.
   public var isFinite: Bool {
     withUnsafeBufferPointer { buffer in
-      var allFinite = true
-      for x in buffer where !x.isFinite { allFinite = false }
-      return allFinite
+      // An all-ones exponent (NaN or ±∞) carries into the sign bit when 1 is added to it.
+      var flags: UInt32 = 0
+      for x in buffer { flags |= (x.bitPattern & 0x7F80_0000) &+ 0x0080_0000 }
+      return flags & 0x8000_0000 == 0
     }
+  }
+
+  private func checkMembership(_ entry: ParameterLayout.Entry) {
+    precondition(
+      layout.entry(named: entry.name) == entry,
+      "tensor '\(entry.name)' at offset \(entry.offset) is not part of this parameter set's layout")
   }
 
   private func entry(_ name: String) -> ParameterLayout.Entry {

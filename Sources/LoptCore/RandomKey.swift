@@ -21,7 +21,7 @@ public struct RandomKey: Hashable, Codable, Sendable {
     self.words = words
   }
 
-  /// The key as one 64-bit number (low word first), e.g. for logging or checkpoints.
+  /// The key as one 64-bit number (low word first), for logging or checkpoints.
   public var rawValue: UInt64 { UInt64(words.0) | UInt64(words.1) << 32 }
 
   /// Returns `count` independent keys derived from this one.
@@ -66,7 +66,9 @@ public struct RandomKey: Hashable, Codable, Sendable {
 
   private func derived(counter: UInt64, domain: UInt32) -> RandomKey {
     let out = Philox4x32.block(
-      counter: (UInt32(truncatingIfNeeded: counter), UInt32(truncatingIfNeeded: counter >> 32), domain, 0),
+      counter: (
+        UInt32(truncatingIfNeeded: counter), UInt32(truncatingIfNeeded: counter >> 32), domain, 0
+      ),
       key: words)
     return RandomKey(words: (out.0, out.1))
   }

@@ -66,7 +66,9 @@ public struct Tensor: Sendable {
     return Tensor(storage: storage, shape: newShape)
   }
 
-  /// Calls `body` with read-only access to the elements. Allocates nothing.
+  /// Calls `body` with read-only access to the elements.
+  ///
+  /// - Complexity: O(1); allocates nothing.
   @inlinable
   public func withUnsafeBufferPointer<R>(
     _ body: (UnsafeBufferPointer<Float>) throws -> R

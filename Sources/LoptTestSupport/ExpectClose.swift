@@ -10,7 +10,8 @@ public func expectClose(
 ) {
   guard actual.shape == expected.shape else {
     Issue.record(
-      "shapes differ: \(actual.shape) vs expected \(expected.shape)", sourceLocation: sourceLocation)
+      "shapes differ: \(actual.shape) vs expected \(expected.shape)", sourceLocation: sourceLocation
+    )
     return
   }
   expectClose(
@@ -27,7 +28,8 @@ public func expectClose(
 ) {
   guard actual.count == expected.count else {
     Issue.record(
-      "counts differ: \(actual.count) vs expected \(expected.count)", sourceLocation: sourceLocation)
+      "counts differ: \(actual.count) vs expected \(expected.count)", sourceLocation: sourceLocation
+    )
     return
   }
   var worst: (index: Int, excess: Float)?

@@ -37,3 +37,21 @@ import Testing
     #expect(result.worstRelativeError < 1e-3, "\(result)")
   }
 }
+
+@Suite struct MLPTests {
+  @Test func namesLayersAndChecksGradients() {
+    var names: [String] = []
+    let result = checkGradients(batchSize: 2) { builder in
+      let x = builder.input(shape: [2, 3], requiresGradient: true)
+      let y = builder.mlp(x, hiddenWidths: [4, 3], outputCount: 2, activation: .tanh, name: "m")
+      names = builder.parameterNames
+      return (y, [:])
+    }
+    #expect(
+      names == [
+        "m/linear_0/w", "m/linear_0/b", "m/linear_1/w", "m/linear_1/b",
+        "m/linear_2/w", "m/linear_2/b",
+      ])
+    #expect(result.worstRelativeError < 1e-3, "\(result)")
+  }
+}

@@ -22,3 +22,22 @@ static inline __attribute__((always_inline)) double lopt_sqrt(double x) {
 }
 
 #endif
+
+#ifndef CLOPT_SHIMS_CPU_H
+#define CLOPT_SHIMS_CPU_H
+
+/// The best OpenBLAS kernel family this CPU can run: "SkylakeX" (AVX-512 F/BW/DQ/VL),
+/// "Haswell" (AVX2 + FMA), or NULL when neither applies or the CPU is not x86-64.
+static inline const char *lopt_openblas_core_for_cpu(void) {
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
+    return "SkylakeX";
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    return "Haswell";
+#endif
+  return 0;
+}
+
+#endif

@@ -58,7 +58,9 @@ public final class Graph {
     return parameters
   }
 
-  /// Copies `source` into the input (or any value) slot `value`. Allocates nothing.
+  /// Copies `source` into the input (or any value) slot `value`.
+  ///
+  /// - Complexity: O(count); allocates nothing.
   public func setValue(_ value: GraphValue, from source: UnsafeBufferPointer<Float>) {
     precondition(
       source.count == value.count,
@@ -88,8 +90,10 @@ public final class Graph {
   /// Runs the tape forward and returns the loss.
   ///
   /// - Parameters:
+  ///   - parameters: the trainable tensors, in this graph's layout.
   ///   - isTraining: training mode (dropout on, batch statistics) or evaluation mode.
   ///   - key: this step's randomness (dropout).
+  /// - Returns: the loss.
   /// - Complexity: allocates nothing.
   public func forward(
     _ parameters: ParameterSet, isTraining: Bool = false, key: RandomKey = RandomKey(seed: 0)

@@ -1,7 +1,8 @@
 import LoptCore
 
-/// Records a model as a static tape: parameters, values and operations, with every buffer
-/// sized for one batch size. ``build(loss:)`` then allocates everything once.
+/// Records a model as a static tape of parameters, values and operations.
+///
+/// Every buffer is sized for one batch size; ``build(loss:)`` then allocates everything once.
 ///
 /// Layers are `mutating` extension methods that register parameters, make output values and
 /// append an operation:
@@ -34,10 +35,16 @@ public struct GraphBuilder {
     self.batchSize = batchSize
   }
 
+  /// The names of the parameters registered so far, in order.
+  public var parameterNames: [String] { parameters.map(\.name) }
+
   /// Adds an input slot that callers fill before each step (images, labels, tokens).
   ///
   /// Class labels and tokens are stored as `Float` (exact below 2²⁴).
-  /// - Parameter requiresGradient: attach a gradient, for example to check input gradients.
+  /// - Parameters:
+  ///   - shape: the slot's shape, batch axis first.
+  ///   - requiresGradient: attach a gradient, for example to check input gradients.
+  /// - Returns: the slot.
   public mutating func input(shape: [Int], requiresGradient: Bool = false) -> GraphValue {
     let value = makeValue(shape: shape, hasGradient: requiresGradient)
     inputs.append(value)
@@ -95,7 +102,9 @@ public struct GraphBuilder {
       layout: ParameterLayout(parameters),
       initializers: initializers,
       stateLayout: ParameterLayout(states.map { ($0.name, $0.shape) }),
-      initialState: states.flatMap { [Float](repeating: $0.initialValue, count: $0.shape.reduce(1, *)) },
+      initialState: states.flatMap {
+        [Float](repeating: $0.initialValue, count: $0.shape.reduce(1, *))
+      },
       operations: operations, inputs: inputs, loss: loss,
       valueCount: valueCount, gradientCount: gradientCount)
   }

@@ -106,7 +106,13 @@ public struct ActivationOperation: GraphOperation {
     let x = context.pointer(input)
     switch activation {
     case .identity: accumulate(dy, into: dx, count: input.count)
-    case .relu: for i in 0..<input.count where x[i] > 0 { dx[i] += dy[i] }
+    case .relu:
+      // Load unconditionally, then select: a conditional load would compile to a branch, which
+      // mispredicts on random signs and blocks vectorisation.
+      for i in 0..<input.count {
+        let g = dy[i]
+        dx[i] += x[i] > 0 ? g : 0
+      }
     default: for i in 0..<input.count { dx[i] += activation.derivative(x[i]) * dy[i] }
     }
   }

@@ -59,15 +59,19 @@ extension GraphBuilder {
   /// Appends a dense layer with parameters `name/w` (`[in, out]`) and `name/b` (`[out]`).
   ///
   /// - Parameters:
+  ///   - input: the values to transform, `[rows…, in]`.
   ///   - outputCount: the width of the output's last axis.
+  ///   - name: the prefix of the parameter names.
   ///   - weightInitializer: defaults to LeCun normal (truncated, variance 1 / fan-in).
   ///   - hasBias: whether to add a bias (initialised to zero).
+  /// - Returns: the output, `[rows…, outputCount]`.
   public mutating func linear(
     _ input: GraphValue, outputCount: Int, name: String,
     weightInitializer: Initializer = .lecunNormal, hasBias: Bool = true
   ) -> GraphValue {
     let inputCount = input.shape.last!
-    let weight = parameter("\(name)/w", shape: [inputCount, outputCount], initializer: weightInitializer)
+    let weight = parameter(
+      "\(name)/w", shape: [inputCount, outputCount], initializer: weightInitializer)
     let bias = hasBias ? parameter("\(name)/b", shape: [outputCount], initializer: .zeros) : nil
     let output = makeValue(shape: input.shape.dropLast() + [outputCount])
     append(LinearOperation(input: input, weight: weight, bias: bias, output: output))

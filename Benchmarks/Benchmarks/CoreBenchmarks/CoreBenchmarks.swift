@@ -1,0 +1,47 @@
+import Benchmark
+import LoptCore
+import LoptOptimizers
+
+/// Kernels under the training step: GEMM shapes of the reference MLPs and the Adam update.
+let benchmarks: @Sendable () -> Void = {
+  BLAS.useSingleThread()
+  Benchmark.defaultConfiguration = .init(
+    metrics: [.wallClock, .mallocCountTotal], warmupIterations: 10, maxDuration: .seconds(1))
+
+  for (m, n, k) in [(128, 32, 64), (128, 256, 784), (784, 256, 128)] {
+    Benchmark("sgemm \(m)x\(k) · \(k)x\(n)") { benchmark in
+      let a = Tensor(shape: [m, k], repeating: 0.5)
+      let b = Tensor(shape: [k, n], repeating: 0.25)
+      var c = Tensor(shape: [m, n])
+      a.withUnsafeBufferPointer { a in
+        b.withUnsafeBufferPointer { b in
+          c.withUnsafeMutableBufferPointer { c in
+            benchmark.startMeasurement()
+            for _ in benchmark.scaledIterations {
+              BLAS.gemm(m: m, n: n, k: k, a: a.baseAddress!, b: b.baseAddress!, c: c.baseAddress!)
+            }
+            benchmark.stopMeasurement()
+          }
+        }
+      }
+      blackHole(c)
+    }
+  }
+
+  for count in [1_000, 1_000_000] {
+    Benchmark("Adam update, \(count) parameters") { benchmark in
+      let layout = ParameterLayout([("w", [count])])
+      var parameters = ParameterSet(layout: layout, repeating: 1)
+      let gradients = ParameterSet(layout: layout, repeating: 0.01)
+      let adam = Adam()
+      var state = adam.makeState(for: parameters, totalSteps: 0)
+      adam.update(&parameters, gradients: gradients, loss: 0, state: &state)
+      benchmark.startMeasurement()
+      for _ in benchmark.scaledIterations {
+        adam.update(&parameters, gradients: gradients, loss: 0, state: &state)
+      }
+      benchmark.stopMeasurement()
+      blackHole(parameters)
+    }
+  }
+}

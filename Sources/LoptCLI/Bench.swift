@@ -1,0 +1,113 @@
+import ArgumentParser
+import Foundation
+import LoptCore
+import LoptData
+import LoptNN
+import LoptOptimizers
+import LoptTasks
+
+/// `lopt bench`: training steps per second of the reference MLPs on this machine.
+struct Bench: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Measure training steps/s of the reference MLPs (Adam, batch 128, one thread).",
+    discussion: """
+      The same workloads and method as the JAX peer benchmark: random data (16 batches \
+      cycled), relu MLP, softmax cross-entropy, Adam (lr 1e-3); after warm-up, steps are timed \
+      in blocks of about --block-seconds and the median block rate is reported with its range.
+      """)
+
+  @Option(help: "Timed blocks per workload.")
+  var repeats: Int = 5
+
+  @Option(help: "Approximate length of one timed block, in seconds.")
+  var blockSeconds: Double = 1
+
+  @Option(help: "Also write the results as JSON to this file.")
+  var json: String?
+
+  func validate() throws {
+    guard repeats > 0 else { throw ValidationError("--repeats must be positive") }
+    guard blockSeconds > 0 else { throw ValidationError("--block-seconds must be positive") }
+  }
+
+  func run() throws {
+    BLAS.useSingleThread()
+    var results: [BenchResult] = []
+    for workload in BenchWorkload.all {
+      let result = measure(workload)
+      print(
+        "\(workload.name)  MLP \(workload.widthsText), batch \(workload.batchSize): "
+          + "\(Int(result.median)) steps/s (\(Int(result.min))–\(Int(result.max)))")
+      results.append(result)
+    }
+    if let json {
+      let encoder = JSONEncoder()
+      encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+      try AtomicFile.write(Array(try encoder.encode(results)), to: URL(fileURLWithPath: json))
+    }
+  }
+
+  /// Times `workload` in blocks: the block length is calibrated to about `blockSeconds`.
+  private func measure(_ workload: BenchWorkload) -> BenchResult {
+    let task = workload.makeTask()
+    var parameters = task.initialParameters(key: RandomKey(seed: 0))
+    var gradients = parameters.zerosLike()
+    let adam = Adam(learningRate: 1e-3)
+    var state = adam.makeState(for: parameters, totalSteps: 0)
+    var step = 0
+    func run(_ count: Int) -> Double {
+      let start = DispatchTime.now().uptimeNanoseconds
+      for _ in 0..<count {
+        let loss = task.lossAndGradient(parameters, step: step, into: &gradients)
+        adam.update(&parameters, gradients: gradients, loss: loss, state: &state)
+        step += 1
+      }
+      return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    }
+    _ = run(3)
+    var count = 1
+    var elapsed = run(count)
+    while elapsed < blockSeconds / 4 && count < 1 << 22 {
+      count *= 2
+      elapsed = run(count)
+    }
+    count = max(1, Int(Double(count) * blockSeconds / max(elapsed, 1e-9)))
+    let rates = (0..<repeats).map { _ in Double(count) / run(count) }.sorted()
+    return BenchResult(
+      name: workload.name, median: rates[rates.count / 2], min: rates.first!, max: rates.last!,
+      stepsPerBlock: count, repeats: repeats)
+  }
+}
+
+/// A reference training workload of `lopt bench` (the JAX peer's `mlp_small` and `mlp_large`).
+struct BenchWorkload {
+  let name: String
+  let widths: [Int]
+  let batchSize = 128
+
+  static let all = [
+    BenchWorkload(name: "mlp_small", widths: [64, 32, 10]),
+    BenchWorkload(name: "mlp_large", widths: [784, 256, 256, 10]),
+  ]
+
+  var widthsText: String { widths.map(String.init).joined(separator: "-") }
+
+  func makeTask() -> MLPClassifier<SyntheticBatchSampler> {
+    MLPClassifier(
+      exampleShape: [widths[0]], classCount: widths.last!,
+      hiddenWidths: Array(widths.dropFirst().dropLast()), batchSize: batchSize,
+      training: SyntheticBatchSampler(
+        exampleShape: [widths[0]], classCount: widths.last!, batchSize: batchSize,
+        key: RandomKey(seed: 1)))
+  }
+}
+
+/// One workload's measured rates, in training steps per second.
+struct BenchResult: Codable {
+  var name: String
+  var median: Double
+  var min: Double
+  var max: Double
+  var stepsPerBlock: Int
+  var repeats: Int
+}

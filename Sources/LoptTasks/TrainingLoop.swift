@@ -1,0 +1,81 @@
+import LoptCore
+import LoptData
+import LoptOptimizers
+
+/// Why a training run stopped early.
+public enum TrainingError: Error, CustomStringConvertible, Equatable {
+  /// The loss came back NaN or infinite.
+  case nonFiniteLoss(step: Int, loss: Float)
+  /// A gradient element was NaN or infinite.
+  case nonFiniteGradient(step: Int)
+
+  /// What happened and what to try.
+  public var description: String {
+    switch self {
+    case .nonFiniteLoss(let step, let loss):
+      "training diverged: the loss is \(loss) at step \(step); try a smaller learning rate"
+    case .nonFiniteGradient(let step):
+      "training diverged: the gradient has NaN or infinite elements at step \(step); "
+        + "try a smaller learning rate"
+    }
+  }
+}
+
+/// One logged point of a training run.
+public struct TrainingRecord: Codable, Sendable, Equatable {
+  /// The step whose loss this is (0-based: the loss before update `step + 1`).
+  public var step: Int
+  /// The training loss on that step's batch.
+  public var loss: Float
+  /// The evaluation loss on the validation split, when it was measured at this step.
+  public var validationLoss: Float?
+}
+
+/// What a finished (or stopped) run produced.
+public struct TrainingResult: Sendable {
+  /// The final parameters.
+  public var parameters: ParameterSet
+  /// Every step's training loss, in order.
+  public var losses: [Float]
+  /// The logged records (every `logInterval` steps and the last step).
+  public var records: [TrainingRecord]
+}
+
+/// Trains `task` with `optimizer` for `steps` steps from parameters drawn with `key`.
+///
+/// Each step computes the loss and gradient on that step's batch, checks both are finite and
+/// applies one optimizer update. `onRecord` is called for each logged record (every
+/// `logInterval` steps and the last), with the validation loss over `validationBatches` batches
+/// when that is positive.
+///
+/// - Throws: ``TrainingError`` when the loss or a gradient element stops being finite.
+/// - Complexity: the step loop allocates nothing apart from the loss history.
+public func train<O: Optimizer>(
+  _ task: some TrainingTask, optimizer: O, steps: Int, key: RandomKey,
+  logInterval: Int = 100, validationBatches: Int = 0,
+  onRecord: (TrainingRecord) -> Void = { _ in }
+) throws -> TrainingResult {
+  precondition(steps >= 0 && logInterval > 0, "steps must be ≥ 0 and the log interval > 0")
+  var parameters = task.initialParameters(key: key)
+  var gradients = parameters.zerosLike()
+  var state = optimizer.makeState(for: parameters, totalSteps: steps)
+  var losses: [Float] = []
+  losses.reserveCapacity(steps)
+  var records: [TrainingRecord] = []
+  for step in 0..<steps {
+    let loss = task.lossAndGradient(parameters, step: step, into: &gradients)
+    guard loss.isFinite else { throw TrainingError.nonFiniteLoss(step: step, loss: loss) }
+    guard gradients.isFinite else { throw TrainingError.nonFiniteGradient(step: step) }
+    losses.append(loss)
+    if step % logInterval == 0 || step == steps - 1 {
+      let validationLoss =
+        validationBatches > 0
+        ? task.evaluate(parameters, split: .valid, batches: validationBatches) : nil
+      let record = TrainingRecord(step: step, loss: loss, validationLoss: validationLoss)
+      records.append(record)
+      onRecord(record)
+    }
+    optimizer.update(&parameters, gradients: gradients, loss: loss, state: &state)
+  }
+  return TrainingResult(parameters: parameters, losses: losses, records: records)
+}
