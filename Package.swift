@@ -22,6 +22,7 @@ let package = Package(
     .library(name: "LoptData", targets: ["LoptData"]),
     .library(name: "LoptOptimizers", targets: ["LoptOptimizers"]),
     .library(name: "LoptTasks", targets: ["LoptTasks"]),
+    .library(name: "LoptLearned", targets: ["LoptLearned"]),
     .library(name: "LoptCLI", targets: ["LoptCLI"]),
   ],
   dependencies: [
@@ -73,9 +74,14 @@ let package = Package(
       swiftSettings: strict
     ),
     .target(
+      name: "LoptLearned",
+      dependencies: ["LoptCore", "LoptNN", "LoptOptimizers", "CLoptShims"],
+      swiftSettings: strict
+    ),
+    .target(
       name: "LoptCLI",
       dependencies: [
-        "LoptCore", "LoptNN", "LoptData", "LoptOptimizers", "LoptTasks",
+        "LoptCore", "LoptNN", "LoptData", "LoptOptimizers", "LoptTasks", "LoptLearned",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: strict
@@ -118,6 +124,12 @@ let package = Package(
     .testTarget(
       name: "LoptTasksTests",
       dependencies: ["LoptTasks", "LoptTestSupport"],
+      swiftSettings: strict
+    ),
+    .testTarget(
+      name: "LoptLearnedTests",
+      dependencies: ["LoptLearned", "LoptTestSupport"],
+      resources: [.copy("Resources")],
       swiftSettings: strict
     ),
     .testTarget(

@@ -13,15 +13,15 @@ import Testing
       "--data-dir", "/tmp/data",
     ])
     let train = try #require(command as? Train)
-    #expect(train.data == .fashion8)
-    #expect(try train.hiddenWidths == [64, 32])
-    #expect(train.batch == 16 && train.steps == 50 && train.lr == 0.01 && train.seed == 9)
-    #expect(train.logEvery == 5 && train.metrics == "m.jsonl" && train.dataDir == "/tmp/data")
+    #expect(train.task.data == .fashion8)
+    #expect(try train.task.hiddenWidths == [64, 32])
+    #expect(train.task.batch == 16 && train.steps == 50 && train.optimizer.lr == 0.01 && train.seed == 9)
+    #expect(train.logEvery == 5 && train.metrics == "m.jsonl" && train.task.dataDir == "/tmp/data")
   }
 
   @Test func emptyHiddenMeansALinearClassifier() throws {
     let train = try #require(try LoptCommand.parseAsRoot(["train", "--hidden", ""]) as? Train)
-    #expect(try train.hiddenWidths == [])
+    #expect(try train.task.hiddenWidths == [])
   }
 
   @Test(arguments: [
@@ -108,7 +108,7 @@ import Testing
       "train", "--steps", "30", "--batch", "16", "--log-every", "10", "--metrics", metrics.path,
     ])
     #expect(result.status == 0, "\(result.error)")
-    #expect(result.output.contains("Training MLP 64-32-32-10 on digits"))
+    #expect(result.output.contains("Training MLP 64-32-32-10 on digits, batch 16"))
     #expect(result.output.contains("final: train loss"))
     let lines = try String(contentsOf: metrics, encoding: .utf8).split(separator: "\n")
     #expect(lines.count == 4)  // steps 0, 10, 20 and 29

@@ -1,0 +1,28 @@
+import LoptCore
+import LoptOptimizers
+
+/// An optimizer whose update rule is itself parameterised by meta-parameters θ.
+///
+/// The configuration (architecture: widths, decays) is fixed when the optimizer is made; θ is
+/// one contiguous ``ParameterSet``, so evolution strategies perturb and update its flat buffer
+/// directly and a checkpoint is θ plus the configuration.
+public protocol LearnedOptimizer: Optimizer {
+  /// The architecture and its hyper-parameters.
+  associatedtype Configuration: Codable & Sendable
+
+  /// The architecture this optimizer was built with.
+  var configuration: Configuration { get }
+
+  /// The meta-parameters θ, in the reference implementation's tree names.
+  var metaParameters: ParameterSet { get set }
+
+  /// Creates the optimizer from its architecture and meta-parameters.
+  ///
+  /// - Throws: when `metaParameters` does not have the layout `configuration` implies.
+  init(configuration: Configuration, metaParameters: ParameterSet) throws
+
+  /// Meta-parameters drawn from the reference initialisation for `configuration`.
+  static func initialMetaParameters(
+    for configuration: Configuration, key: RandomKey
+  ) -> ParameterSet
+}
