@@ -34,7 +34,7 @@ struct Bench: ParsableCommand {
     BLAS.useSingleThread()
     var results: [BenchResult] = []
     for workload in BenchWorkload.all {
-      let result = measure(workload)
+      let result = try measure(workload)
       print(
         "\(workload.name)  MLP \(workload.widthsText), batch \(workload.batchSize): "
           + "\(Int(result.median)) steps/s (\(Int(result.min))–\(Int(result.max)))")
@@ -48,8 +48,8 @@ struct Bench: ParsableCommand {
   }
 
   /// Times `workload` in blocks: the block length is calibrated to about `blockSeconds`.
-  private func measure(_ workload: BenchWorkload) -> BenchResult {
-    let task = workload.makeTask()
+  private func measure(_ workload: BenchWorkload) throws -> BenchResult {
+    let task = try workload.makeTask()
     var parameters = task.initialParameters(key: RandomKey(seed: 0))
     var gradients = parameters.zerosLike()
     let adam = Adam(learningRate: 1e-3)
@@ -92,8 +92,8 @@ struct BenchWorkload {
 
   var widthsText: String { widths.map(String.init).joined(separator: "-") }
 
-  func makeTask() -> MLPClassifier<SyntheticBatchSampler> {
-    MLPClassifier(
+  func makeTask() throws -> MLPClassifier<SyntheticBatchSampler> {
+    try MLPClassifier(
       exampleShape: [widths[0]], classCount: widths.last!,
       hiddenWidths: Array(widths.dropFirst().dropLast()), batchSize: batchSize,
       training: SyntheticBatchSampler(

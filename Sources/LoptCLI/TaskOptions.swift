@@ -53,7 +53,7 @@ struct TaskOptions: ParsableArguments {
     }
     let widths = try hiddenWidths
     let train = splits[.train]!
-    let task = MLPClassifier(splits: splits, hiddenWidths: widths, batchSize: batch, key: key)
+    let task = try MLPClassifier(splits: splits, hiddenWidths: widths, batchSize: batch, key: key)
     let shape = ([train.imageShape.reduce(1, *)] + widths + [train.classCount])
       .map(String.init).joined(separator: "-")
     return PreparedTask(

@@ -91,6 +91,47 @@ public enum BLAS {
   }
 }
 
+extension BLAS {
+  /// The number of `Double`s of workspace ``symmetricEigendecomposition(order:matrix:eigenvalues:workspace:)``
+  /// needs for an `order × order` matrix (enough for LAPACK's blocked algorithm).
+  public static func eigendecompositionWorkspaceCount(order: Int) -> Int {
+    max(1, 66 * order)
+  }
+
+  /// Eigenvalues and eigenvectors of a symmetric matrix (LAPACK `dsyev`).
+  ///
+  /// On return `eigenvalues` holds the `order` eigenvalues in ascending order and row `i` of
+  /// `matrix` (row-major) holds the unit eigenvector of eigenvalue `i`. Only one triangle of the
+  /// input is read, so it need only be symmetric up to rounding.
+  ///
+  /// - Returns: LAPACK's `info`: 0 on success, > 0 if the algorithm did not converge.
+  /// - Precondition: `workspace` holds at least
+  ///   ``eigendecompositionWorkspaceCount(order:)`` elements.
+  /// - Complexity: O(order³); allocates nothing.
+  public static func symmetricEigendecomposition(
+    order: Int, matrix: UnsafeMutablePointer<Double>, eigenvalues: UnsafeMutablePointer<Double>,
+    workspace: UnsafeMutableBufferPointer<Double>
+  ) -> Int {
+    precondition(
+      workspace.count >= eigendecompositionWorkspaceCount(order: order),
+      "dsyev needs \(eigendecompositionWorkspaceCount(order: order)) workspace elements")
+    if order == 0 { return 0 }
+    var jobz = CChar(UInt8(ascii: "V"))
+    var uplo = CChar(UInt8(ascii: "U"))
+    var n = Int32(order)
+    var lda = Int32(order)
+    var lwork = Int32(workspace.count)
+    var info: Int32 = 0
+    #if canImport(Accelerate)
+    dsyev_(&jobz, &uplo, &n, matrix, &lda, eigenvalues, workspace.baseAddress!, &lwork, &info)
+    #else
+    OpenBLAS.shared.dsyev(
+      &jobz, &uplo, &n, matrix, &lda, eigenvalues, workspace.baseAddress!, &lwork, &info, 1, 1)
+    #endif
+    return Int(info)
+  }
+}
+
 extension Tensor {
   /// The matrix product `op(self) · op(other)` of two rank-2 tensors.
   ///
@@ -130,7 +171,18 @@ struct OpenBLAS: Sendable {
       UnsafeMutablePointer<Float>?, Int32
     ) -> Void
 
+  /// LAPACK's `dsyev_` (Fortran convention: every argument by reference, then the hidden
+  /// lengths of the two character arguments).
+  typealias DSYEV =
+    @convention(c) (
+      UnsafeMutablePointer<CChar>, UnsafeMutablePointer<CChar>, UnsafeMutablePointer<Int32>,
+      UnsafeMutablePointer<Double>, UnsafeMutablePointer<Int32>, UnsafeMutablePointer<Double>,
+      UnsafeMutablePointer<Double>, UnsafeMutablePointer<Int32>, UnsafeMutablePointer<Int32>,
+      Int, Int
+    ) -> Void
+
   @usableFromInline let sgemm: SGEMM
+  let dsyev: DSYEV
   let setThreadCount: @convention(c) (Int32) -> Void
   let coreName: @convention(c) () -> UnsafePointer<CChar>
 
@@ -161,6 +213,7 @@ struct OpenBLAS: Sendable {
       return unsafeBitCast(address, to: type)
     }
     sgemm = symbol("cblas_sgemm", as: SGEMM.self)
+    dsyev = symbol("dsyev_", as: DSYEV.self)
     setThreadCount = symbol(
       "openblas_set_num_threads", as: (@convention(c) (Int32) -> Void).self)
     coreName = symbol(

@@ -27,10 +27,11 @@ public final class MLPClassifier<Sampler: BatchSampler>: TrainingTask {
   ///   - batchSize: examples per step; every sampler must produce batches of this size.
   ///   - training: the training batches.
   ///   - evaluation: batches for ``evaluate(_:split:batches:)``, by split.
+  /// - Throws: ``GraphError`` when the sizes do not make a valid model.
   public init(
     exampleShape: [Int], classCount: Int, hiddenWidths: [Int], activation: Activation = .relu,
     batchSize: Int, training: Sampler, evaluation: [DatasetSplit: Sampler] = [:]
-  ) {
+  ) throws {
     var builder = GraphBuilder(batchSize: batchSize)
     inputs = builder.input(shape: [batchSize] + exampleShape)
     labels = builder.input(shape: [batchSize])
@@ -39,7 +40,7 @@ public final class MLPClassifier<Sampler: BatchSampler>: TrainingTask {
       features, hiddenWidths: hiddenWidths, outputCount: classCount, activation: activation,
       name: "mlp")
     let loss = builder.softmaxCrossEntropy(logits: logits, labels: labels)
-    graph = builder.build(loss: loss)
+    graph = try builder.build(loss: loss)
     layout = graph.layout
     self.training = training
     self.evaluation = evaluation
@@ -93,12 +94,13 @@ extension MLPClassifier where Sampler == MinibatchSampler {
   ///   - activation: the non-linearity after each hidden layer.
   ///   - batchSize: examples per step.
   ///   - key: fixes the order of training and evaluation batches.
+  /// - Throws: ``GraphError`` when the sizes do not make a valid model.
   public convenience init(
     splits: [DatasetSplit: ImageDataset], hiddenWidths: [Int], activation: Activation = .relu,
     batchSize: Int, key: RandomKey
-  ) {
+  ) throws {
     guard let train = splits[.train] else { preconditionFailure("a training split is required") }
-    self.init(
+    try self.init(
       exampleShape: train.imageShape, classCount: train.classCount, hiddenWidths: hiddenWidths,
       activation: activation, batchSize: batchSize,
       training: MinibatchSampler(dataset: train, batchSize: batchSize, key: key),

@@ -67,7 +67,13 @@ public func checkGradients(
     loss = builder.makeValue(shape: [1])
     builder.append(ProjectionLossOperation(input: output, weights: weights, output: loss))
   }
-  let graph = builder.build(loss: loss)
+  let graph: Graph
+  do {
+    graph = try builder.build(loss: loss)
+  } catch {
+    return GradientCheckResult(
+      worstRelativeError: .infinity, worstLocation: "the graph did not build: \(error)")
+  }
   for (index, input) in graph.inputs.enumerated() {
     var values = Tensor(shape: input.shape)
     if let fixed = fixedInputs[input] {

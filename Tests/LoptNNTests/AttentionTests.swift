@@ -9,13 +9,13 @@ import Testing
 
   /// Self-attention over `x: [2, 3, 4]` followed by an MSE sink, with random parameters
   /// (biases included) and random inputs.
-  private static func makeGraph() -> (Graph, ParameterSet, x: GraphValue, y: GraphValue) {
+  private static func makeGraph() throws -> (Graph, ParameterSet, x: GraphValue, y: GraphValue) {
     var builder = GraphBuilder(batchSize: batch)
     let x = builder.input(shape: [batch, time, width])
     let y = builder.causalSelfAttention(x, heads: heads, keySize: keySize, name: "attention")
     let target = builder.input(shape: y.shape)
     let loss = builder.meanSquaredError(y, target: target)
-    let graph = builder.build(loss: loss)
+    let graph = try builder.build(loss: loss)
     var parameters = graph.initialParameters(key: RandomKey(seed: 1))
     parameters.withUnsafeMutableBufferPointer {
       RandomKey(seed: 2).fillNormal($0, standardDeviation: 0.5)
@@ -37,8 +37,8 @@ import Testing
     }
   }
 
-  @Test func forwardMatchesDirectComputation() {
-    let (graph, parameters, x, y) = Self.makeGraph()
+  @Test func forwardMatchesDirectComputation() throws {
+    let (graph, parameters, x, y) = try Self.makeGraph()
     _ = graph.forward(parameters)
     let (batch, time, heads, keySize) = (Self.batch, Self.time, Self.heads, Self.keySize)
     let inputs = graph.value(x).scalars.map(Double.init)
@@ -71,8 +71,8 @@ import Testing
       absoluteTolerance: 1e-5)
   }
 
-  @Test func laterTokensDoNotChangeEarlierOutputs() {
-    let (graph, parameters, x, y) = Self.makeGraph()
+  @Test func laterTokensDoNotChangeEarlierOutputs() throws {
+    let (graph, parameters, x, y) = try Self.makeGraph()
     _ = graph.forward(parameters)
     let before = graph.value(y).scalars
     var inputs = graph.value(x)
@@ -93,8 +93,8 @@ import Testing
     }
   }
 
-  @Test func parametersHaveTheDocumentedNamesAndShapes() {
-    let (graph, _, _, _) = Self.makeGraph()
+  @Test func parametersHaveTheDocumentedNamesAndShapes() throws {
+    let (graph, _, _, _) = try Self.makeGraph()
     let shapes = graph.layout.entries.map { "\($0.name) \($0.shape)" }
     #expect(
       shapes == [

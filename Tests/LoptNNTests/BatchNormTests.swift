@@ -8,8 +8,8 @@ import Testing
   /// is [−2, 0, 2, 0] (mean 0, variance 2).
   static let input = Tensor(shape: [2, 2, 2], scalars: [1, -2, 2, 0, 3, 2, 4, 0])
 
-  private static func makeHarness() -> GraphHarness {
-    var harness = GraphHarness { builder in
+  private static func makeHarness() throws -> GraphHarness {
+    var harness = try GraphHarness { builder in
       let x = builder.input(shape: [2, 2, 2])
       return (builder.batchNorm(x, name: "bn"), [x: input])
     }
@@ -18,8 +18,8 @@ import Testing
     return harness
   }
 
-  @Test func trainingModeNormalisesWithBatchStatistics() {
-    let harness = Self.makeHarness()
+  @Test func trainingModeNormalisesWithBatchStatistics() throws {
+    let harness = try Self.makeHarness()
     let r0 = 1 / (1.25 + 1e-5 as Float).squareRoot()
     let r1 = 1 / (2 + 1e-5 as Float).squareRoot()
     let expected = Self.input.scalars.enumerated().map { i, x in
@@ -28,8 +28,8 @@ import Testing
     expectClose(harness.run(isTraining: true).scalars, expected, relativeTolerance: 1e-5)
   }
 
-  @Test func trainingForwardUpdatesTheRunningStatistics() {
-    let harness = Self.makeHarness()
+  @Test func trainingForwardUpdatesTheRunningStatistics() throws {
+    let harness = try Self.makeHarness()
     #expect(harness.graph.modelState["bn/running_mean"].scalars == [0, 0])
     #expect(harness.graph.modelState["bn/running_variance"].scalars == [1, 1])
     _ = harness.run(isTraining: true)
@@ -44,8 +44,8 @@ import Testing
     expectClose(harness.graph.modelState["bn/running_variance"].scalars, [1.0475, 1.19])
   }
 
-  @Test func evaluationModeUsesTheRunningStatistics() {
-    let harness = Self.makeHarness()
+  @Test func evaluationModeUsesTheRunningStatistics() throws {
+    let harness = try Self.makeHarness()
     harness.graph.modelState["bn/running_mean"] = Tensor([1, -1])
     harness.graph.modelState["bn/running_variance"] = Tensor([4, 0.25])
     let s0 = 2 / (4 + 1e-5 as Float).squareRoot()

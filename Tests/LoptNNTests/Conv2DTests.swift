@@ -33,8 +33,8 @@ import Testing
     // SAME with stride 2: output 2 × 2, the one padding row and column at the bottom and right.
     (2, Padding.same, [37, 21, 23, 9]),
   ])
-  func forwardMatchesHandComputedValues(stride: Int, padding: Padding, expected: [Float]) {
-    var harness = GraphHarness(batchSize: 1) { builder in
+  func forwardMatchesHandComputedValues(stride: Int, padding: Padding, expected: [Float]) throws {
+    var harness = try GraphHarness(batchSize: 1) { builder in
       let x = builder.input(shape: [1, 3, 3, 1])
       let y = builder.conv2D(
         x, outputChannels: 1, kernelSize: 2, stride: stride, padding: padding, name: "conv",
@@ -46,12 +46,12 @@ import Testing
   }
 
   @Test(arguments: [1, 2], Padding.allCases)
-  func forwardMatchesDirectConvolution(stride: Int, padding: Padding) {
+  func forwardMatchesDirectConvolution(stride: Int, padding: Padding) throws {
     let (batch, height, width, inChannels, outChannels, k) = (2, 5, 4, 2, 3, 3)
     let key = RandomKey(seed: 11)
     var image = Tensor(shape: [batch, height, width, inChannels])
     image.withUnsafeMutableBufferPointer { key.fillNormal($0) }
-    var harness = GraphHarness { builder in
+    var harness = try GraphHarness { builder in
       let x = builder.input(shape: image.shape)
       let y = builder.conv2D(
         x, outputChannels: outChannels, kernelSize: k, stride: stride, padding: padding,

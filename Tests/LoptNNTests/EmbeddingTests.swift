@@ -4,8 +4,8 @@ import LoptTestSupport
 import Testing
 
 @Suite struct EmbeddingTests {
-  @Test func forwardCopiesTableRows() {
-    var harness = GraphHarness { builder in
+  @Test func forwardCopiesTableRows() throws {
+    var harness = try GraphHarness { builder in
       let ids = builder.input(shape: [2, 3])
       let y = builder.embedding(ids, vocabularySize: 4, embeddingSize: 2, name: "embed")
       return (y, [ids: Tensor(shape: [2, 3], scalars: [3, 0, 3, 1, 2, 0])])
@@ -27,12 +27,12 @@ import Testing
     #expect(result.worstRelativeError < 1e-3, "\(result)")
   }
 
-  @Test func tableGradientIsTheScatteredOutputGradient() {
+  @Test func tableGradientIsTheScatteredOutputGradient() throws {
     var builder = GraphBuilder(batchSize: 2)
     let ids = builder.input(shape: [2, 2])
     let loss = builder.sum(
       builder.embedding(ids, vocabularySize: 3, embeddingSize: 2, name: "embed"))
-    let graph = builder.build(loss: loss)
+    let graph = try builder.build(loss: loss)
     graph.setValue(ids, to: Tensor(shape: [2, 2], scalars: [2, 2, 0, 2]))
     let parameters = graph.initialParameters(key: RandomKey(seed: 0))
     var gradients = parameters.zerosLike()

@@ -16,11 +16,11 @@ struct GraphHarness {
   init(
     batchSize: Int = 2,
     _ build: (inout GraphBuilder) -> (output: GraphValue, inputs: [GraphValue: Tensor])
-  ) {
+  ) throws {
     var builder = GraphBuilder(batchSize: batchSize)
     let (output, inputs) = build(&builder)
     let loss = builder.sum(output)
-    graph = builder.build(loss: loss)
+    graph = try builder.build(loss: loss)
     self.output = output
     for (input, values) in inputs { graph.setValue(input, to: values) }
     parameters = graph.initialParameters(key: RandomKey(seed: 0))
@@ -37,10 +37,10 @@ struct GraphHarness {
   /// Inputs at least 0.3 from ±1 (well beyond the checker's ±2 × 0.05 stencil).
   static let awayFromBounds: [Float] = [-2.1, -0.6, 0.2, 1.5, -1.4, 0.7, 2.6, -0.1]
 
-  @Test func multiplyAndScaleAndClipForward() {
+  @Test func multiplyAndScaleAndClipForward() throws {
     let a = Tensor(shape: [2, 2], scalars: [1, -2, 3, 0.5])
     let b = Tensor(shape: [2, 2], scalars: [4, 5, -1, 2])
-    let harness = GraphHarness { builder in
+    let harness = try GraphHarness { builder in
       let x = builder.input(shape: [2, 2])
       let y = builder.input(shape: [2, 2])
       let product = builder.multiply(x, y)
@@ -84,22 +84,22 @@ struct GraphHarness {
     #expect(result.worstRelativeError < 1e-3, "\(function): \(result)")
   }
 
-  @Test func clipBlocksTheGradientOutsideTheRange() {
+  @Test func clipBlocksTheGradientOutsideTheRange() throws {
     var builder = GraphBuilder(batchSize: 2)
     let x = builder.input(shape: [2, 4], requiresGradient: true)
     let loss = builder.sum(builder.clip(x, to: -1...1))
-    let graph = builder.build(loss: loss)
+    let graph = try builder.build(loss: loss)
     graph.setValue(x, to: Tensor(shape: [2, 4], scalars: Self.awayFromBounds))
     var gradients = ParameterSet(layout: graph.layout)
     _ = graph.lossAndGradient(ParameterSet(layout: graph.layout), into: &gradients)
     #expect(graph.gradient(of: x)?.scalars == [0, 1, 1, 0, 0, 1, 0, 1])
   }
 
-  @Test func concatenateForwardAlongLastAndMiddleAxes() {
+  @Test func concatenateForwardAlongLastAndMiddleAxes() throws {
     let a = Tensor(shape: [2, 1, 2], scalars: [1, 2, 3, 4])
     let b = Tensor(shape: [2, 1, 2], scalars: [5, 6, 7, 8])
     var middle: GraphValue?
-    let harness = GraphHarness { builder in
+    let harness = try GraphHarness { builder in
       let x = builder.input(shape: [2, 1, 2])
       let y = builder.input(shape: [2, 1, 2])
       middle = builder.concatenate([x, y], axis: 1)
@@ -121,8 +121,8 @@ struct GraphHarness {
     #expect(result.worstRelativeError < 1e-3, "axis \(axis): \(result)")
   }
 
-  @Test func sliceForwardAndGradients() {
-    let harness = GraphHarness { builder in
+  @Test func sliceForwardAndGradients() throws {
+    let harness = try GraphHarness { builder in
       let x = builder.input(shape: [2, 4])
       return (
         builder.slice(x, lastAxis: 1..<3),
@@ -140,8 +140,8 @@ struct GraphHarness {
     #expect(result.worstRelativeError < 1e-3, "\(result)")
   }
 
-  @Test func broadcastAddForward() {
-    let harness = GraphHarness { builder in
+  @Test func broadcastAddForward() throws {
+    let harness = try GraphHarness { builder in
       let x = builder.input(shape: [2, 2, 3])
       let bias = builder.input(shape: [2, 3])
       let values = Tensor(shape: [2, 2, 3], scalars: (0..<12).map(Float.init))
@@ -168,8 +168,8 @@ struct GraphHarness {
     #expect(result.worstRelativeError < 1e-3, "\(result)")
   }
 
-  @Test func broadcastTilesAClassToken() {
-    var harness = GraphHarness { builder in
+  @Test func broadcastTilesAClassToken() throws {
+    var harness = try GraphHarness { builder in
       let token = builder.parameter("cls", shape: [1, 3], initializer: .zeros)
       return (builder.broadcast(.parameter(token), to: [2, 1, 3]), [:])
     }
@@ -185,9 +185,9 @@ struct GraphHarness {
     #expect(result.worstRelativeError < 1e-3, "\(result)")
   }
 
-  @Test func sumAndMeanForward() {
+  @Test func sumAndMeanForward() throws {
     var parts: [GraphValue] = []
-    let harness = GraphHarness { builder in
+    let harness = try GraphHarness { builder in
       let x = builder.input(shape: [2, 3, 2])
       parts = [
         builder.sum(x), builder.mean(x), builder.mean(x, axes: 1..<2), builder.sum(x, axes: 0..<2),
@@ -212,13 +212,13 @@ struct GraphHarness {
     #expect(result.worstRelativeError < 1e-3, "axes \(String(describing: axes)): \(result)")
   }
 
-  @Test func patchifyForward() {
+  @Test func patchifyForward() throws {
     // One 4 × 4 image with two channels; element (y, x, c) holds 100·y + 10·x + c.
     var pixels: [Float] = []
     for y in 0..<4 {
       for x in 0..<4 { for c in 0..<2 { pixels.append(Float(100 * y + 10 * x + c)) } }
     }
-    let harness = GraphHarness(batchSize: 1) { builder in
+    let harness = try GraphHarness(batchSize: 1) { builder in
       let x = builder.input(shape: [1, 4, 4, 2])
       return (builder.patchify(x, patchSize: 2), [x: Tensor(shape: [1, 4, 4, 2], scalars: pixels)])
     }
@@ -238,14 +238,14 @@ struct GraphHarness {
     #expect(result.worstRelativeError < 1e-3, "\(result)")
   }
 
-  @Test func gaussianSampleIsDeterministicPerKeyAndHasTheRightMoments() {
+  @Test func gaussianSampleIsDeterministicPerKeyAndHasTheRightMoments() throws {
     let count = 4096
     var builder = GraphBuilder(batchSize: 1)
     let mean = builder.input(shape: [1, count])
     let logSigma = builder.input(shape: [1, count])
     let sample = builder.gaussianSample(mean: mean, logStandardDeviation: logSigma)
     let loss = builder.sum(sample)
-    let graph = builder.build(loss: loss)
+    let graph = try builder.build(loss: loss)
     graph.setValue(mean, to: Tensor(shape: [1, count], repeating: 1))
     graph.setValue(logSigma, to: Tensor(shape: [1, count], repeating: Float(log(2.0))))
     let parameters = ParameterSet(layout: graph.layout)

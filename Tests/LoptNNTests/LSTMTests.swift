@@ -7,13 +7,13 @@ import Testing
   /// A graph `lstm(x) → MSE against a target`, so the op can run forward on its own.
   private static func makeGraph(
     batch: Int, time: Int, inputCount: Int, hiddenCount: Int
-  ) -> (graph: Graph, x: GraphValue, y: GraphValue) {
+  ) throws -> (graph: Graph, x: GraphValue, y: GraphValue) {
     var builder = GraphBuilder(batchSize: batch)
     let x = builder.input(shape: [batch, time, inputCount])
     let y = builder.lstm(x, hiddenCount: hiddenCount, name: "lstm")
     let target = builder.input(shape: y.shape)
     let loss = builder.meanSquaredError(y, target: target)
-    return (builder.build(loss: loss), x, y)
+    return (try builder.build(loss: loss), x, y)
   }
 
   @Test func cellKernelMatchesHandComputedStep() {
@@ -39,8 +39,8 @@ import Testing
     expectClose(state, cell)
   }
 
-  @Test func oneStepMatchesHandComputedValues() {
-    let (graph, x, y) = Self.makeGraph(batch: 1, time: 1, inputCount: 1, hiddenCount: 1)
+  @Test func oneStepMatchesHandComputedValues() throws {
+    let (graph, x, y) = try Self.makeGraph(batch: 1, time: 1, inputCount: 1, hiddenCount: 1)
     var parameters = graph.initialParameters(key: RandomKey(seed: 0))
     // Row 0 multiplies x, row 1 multiplies h_prev; columns are the (i, g, f, o) gates.
     parameters["lstm/w"] = Tensor(
@@ -55,9 +55,9 @@ import Testing
     expectClose(graph.value(y), Tensor(shape: [1, 1, 1], scalars: [0.230_930_63]))
   }
 
-  @Test func unrolledOperationMatchesTheCellKernel() {
+  @Test func unrolledOperationMatchesTheCellKernel() throws {
     let (batch, time, inputCount, hiddenCount) = (2, 3, 3, 2)
-    let (graph, x, y) = Self.makeGraph(
+    let (graph, x, y) = try Self.makeGraph(
       batch: batch, time: time, inputCount: inputCount, hiddenCount: hiddenCount)
     var parameters = graph.initialParameters(key: RandomKey(seed: 1))
     parameters.withUnsafeMutableBufferPointer {

@@ -5,8 +5,8 @@ import LoptTestSupport
 import Testing
 
 @Suite struct LayerNormTests {
-  @Test func forwardMatchesHandComputedValues() {
-    var harness = GraphHarness { builder in
+  @Test func forwardMatchesHandComputedValues() throws {
+    var harness = try GraphHarness { builder in
       let x = builder.input(shape: [2, 4])
       let values = Tensor(shape: [2, 4], scalars: [1, 2, 3, 4, -2, 0, 2, 4])
       return (builder.layerNorm(x, name: "ln"), [x: values])

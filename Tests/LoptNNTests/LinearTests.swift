@@ -4,13 +4,13 @@ import LoptTestSupport
 import Testing
 
 @Suite struct LinearTests {
-  @Test func forwardMatchesHandComputedValues() {
+  @Test func forwardMatchesHandComputedValues() throws {
     var builder = GraphBuilder(batchSize: 2)
     let x = builder.input(shape: [2, 3])
     let y = builder.linear(x, outputCount: 2, name: "dense")
     let labels = builder.input(shape: [2])
     let loss = builder.softmaxCrossEntropy(logits: y, labels: labels)
-    let graph = builder.build(loss: loss)
+    let graph = try builder.build(loss: loss)
     var parameters = graph.initialParameters(key: RandomKey(seed: 1))
     parameters["dense/w"] = Tensor(shape: [3, 2], scalars: [1, 2, 3, 4, 5, 6])
     parameters["dense/b"] = Tensor([0.5, -0.5])

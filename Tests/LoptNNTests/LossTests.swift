@@ -9,11 +9,11 @@ import Testing
   /// (no parameters: the losses have none).
   private static func evaluate(
     _ values: [Tensor], _ loss: (inout GraphBuilder, [GraphValue]) -> GraphValue
-  ) -> Double {
+  ) throws -> Double {
     var builder = GraphBuilder(batchSize: values[0].shape[0])
     let inputs = values.map { builder.input(shape: $0.shape) }
     let output = loss(&builder, inputs)
-    let graph = builder.build(loss: output)
+    let graph = try builder.build(loss: output)
     for (input, value) in zip(inputs, values) { graph.setValue(input, to: value) }
     return Double(graph.forward(ParameterSet(layout: graph.layout)))
   }
@@ -26,19 +26,19 @@ import Testing
     return tensor
   }
 
-  @Test func meanSquaredErrorIsTheMeanOfSquares() {
+  @Test func meanSquaredErrorIsTheMeanOfSquares() throws {
     let prediction = Tensor(shape: [2, 3], scalars: [1, 2, 3, 4, 5, 6])
     let target = Tensor(shape: [2, 3], scalars: [0, 2, 1, 4, 7, 3])
-    let loss = Self.evaluate([prediction, target]) { $0.meanSquaredError($1[0], target: $1[1]) }
+    let loss = try Self.evaluate([prediction, target]) { $0.meanSquaredError($1[0], target: $1[1]) }
     // Squared errors 1, 0, 4, 0, 4, 9.
     #expect(abs(loss - 3) < 1e-6)
   }
 
-  @Test func logMeanSquaredErrorAveragesOverTheAxisFirst() {
+  @Test func logMeanSquaredErrorAveragesOverTheAxisFirst() throws {
     let (outer, axis, inner) = (2, 3, 2)
     let prediction = Self.random([outer, axis, inner], seed: 1)
     let target = Self.random([outer, axis, inner], seed: 2)
-    let loss = Self.evaluate([prediction, target]) {
+    let loss = try Self.evaluate([prediction, target]) {
       $0.meanSquaredError($1[0], target: $1[1], logOfMeanOverAxis: 1)
     }
     var expected = 0.0
@@ -54,10 +54,10 @@ import Testing
     #expect(abs(loss - expected) < 1e-5, "\(loss) vs \(expected)")
   }
 
-  @Test func gaussianLogLikelihoodIsTheNegativeLogDensity() {
+  @Test func gaussianLogLikelihoodIsTheNegativeLogDensity() throws {
     let (x, mean) = (Self.random([2, 3], seed: 1), Self.random([2, 3], seed: 2))
     let logSigma = Self.random([2, 3], seed: 3, scale: 0.5)
-    let loss = Self.evaluate([x, mean, logSigma]) {
+    let loss = try Self.evaluate([x, mean, logSigma]) {
       $0.gaussianLogLikelihood($1[0], mean: $1[1], logStandardDeviation: $1[2])
     }
     var expected = 0.0
@@ -70,17 +70,17 @@ import Testing
 
     // At the mean of a standard normal each feature costs ½ ln(2π) = 0.918 938 5.
     let zeros = Tensor(shape: [2, 3])
-    let atMean = Self.evaluate([zeros, zeros, zeros]) {
+    let atMean = try Self.evaluate([zeros, zeros, zeros]) {
       $0.gaussianLogLikelihood($1[0], mean: $1[1], logStandardDeviation: $1[2])
     }
     #expect(abs(atMean - 3 * 0.918_938_5) < 1e-6)
   }
 
-  @Test func gaussianKLMatchesTheClosedForm() {
+  @Test func gaussianKLMatchesTheClosedForm() throws {
     // Row 0: KL(N(1, 4) ‖ N(0, 1)) = ½(1 + 4 − 1 − 2 ln 2) = 2 − ln 2; row 1: N(0, 1), KL 0.
     let mean = Tensor(shape: [2, 1], scalars: [1, 0])
     let logSigma = Tensor(shape: [2, 1], scalars: [Float(log(2.0)), 0])
-    let loss = Self.evaluate([mean, logSigma]) {
+    let loss = try Self.evaluate([mean, logSigma]) {
       $0.gaussianKL(mean: $1[0], logStandardDeviation: $1[1])
     }
     #expect(abs(loss - (2 - log(2.0)) / 2) < 1e-6, "\(loss)")

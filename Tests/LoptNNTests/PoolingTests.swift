@@ -29,8 +29,8 @@ import Testing
   @Test(arguments: cases)
   func forwardMatchesHandComputedValues(
     kind: PoolingKind, window: Int, stride: Int, padding: Padding, expected: [Float]
-  ) {
-    let harness = GraphHarness(batchSize: 1) { builder in
+  ) throws {
+    let harness = try GraphHarness(batchSize: 1) { builder in
       let x = builder.input(shape: [1, 4, 4, 1])
       let y = builder.pool(kind, x, window: window, stride: stride, padding: padding)
       return (y, [x: Self.image])
@@ -65,8 +65,8 @@ import Testing
     }
   }
 
-  @Test func globalMeanPoolAveragesOverHeightAndWidth() {
-    let harness = GraphHarness { builder in
+  @Test func globalMeanPoolAveragesOverHeightAndWidth() throws {
+    let harness = try GraphHarness { builder in
       let x = builder.input(shape: [2, 2, 2, 3])
       return (
         builder.globalMeanPool(x),

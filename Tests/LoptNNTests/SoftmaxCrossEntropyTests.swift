@@ -5,12 +5,12 @@ import LoptTestSupport
 import Testing
 
 @Suite struct SoftmaxCrossEntropyTests {
-  @Test func lossMatchesHandComputedValue() {
+  @Test func lossMatchesHandComputedValue() throws {
     var builder = GraphBuilder(batchSize: 2)
     let logits = builder.input(shape: [2, 3])
     let labels = builder.input(shape: [2])
     let loss = builder.softmaxCrossEntropy(logits: logits, labels: labels)
-    let graph = builder.build(loss: loss)
+    let graph = try builder.build(loss: loss)
     graph.setValue(logits, to: Tensor(shape: [2, 3], scalars: [1, 2, 3, 0, 0, 0]))
     graph.setValue(labels, to: Tensor([2, 1]))
     let value = graph.forward(ParameterSet(layout: graph.layout))
@@ -31,13 +31,13 @@ import Testing
     #expect(result.worstRelativeError < 1e-3, "\(result)")
   }
 
-  @Test func maskedRowsDoNotCount() {
+  @Test func maskedRowsDoNotCount() throws {
     var builder = GraphBuilder(batchSize: 2)
     let logits = builder.input(shape: [2, 2])
     let labels = builder.input(shape: [2])
     let mask = builder.input(shape: [2])
     let loss = builder.softmaxCrossEntropy(logits: logits, labels: labels, mask: mask)
-    let graph = builder.build(loss: loss)
+    let graph = try builder.build(loss: loss)
     graph.setValue(logits, to: Tensor(shape: [2, 2], scalars: [0, 0, 5, -5]))
     graph.setValue(labels, to: Tensor([0, 1]))
     graph.setValue(mask, to: Tensor([1, 0]))

@@ -4,13 +4,13 @@ import LoptTestSupport
 import Testing
 
 @Suite struct TransformerBlockTests {
-  @Test func keepsTheShapeAndNamesItsParameters() {
+  @Test func keepsTheShapeAndNamesItsParameters() throws {
     var builder = GraphBuilder(batchSize: 2)
     let x = builder.input(shape: [2, 3, 4])
     let y = builder.transformerBlock(x, heads: 2, keySize: 3, name: "block")
     #expect(y.shape == [2, 3, 4])
     let loss = builder.meanSquaredError(y, target: x)
-    let graph = builder.build(loss: loss)
+    let graph = try builder.build(loss: loss)
     #expect(
       graph.layout.names == [
         "block/attention_norm/scale", "block/attention_norm/offset",

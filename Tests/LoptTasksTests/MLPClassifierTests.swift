@@ -10,7 +10,7 @@ import Testing
     for split in DatasetSplit.allCases {
       splits[split] = try ImageDataset.load(.digits, split: split)
     }
-    return MLPClassifier(
+    return try MLPClassifier(
       splits: splits, hiddenWidths: [16], batchSize: 32, key: RandomKey(seed: seed))
   }
 

@@ -15,7 +15,7 @@ let benchmarks: @Sendable () -> Void = {
   for widths in [[64, 32, 10], [784, 256, 256, 10]] {
     let name = "MLP \(widths.map(String.init).joined(separator: "-")) batch 128 Adam step"
     Benchmark(name) { benchmark in
-      let task = MLPClassifier(
+      let task = try MLPClassifier(
         exampleShape: [widths[0]], classCount: widths.last!,
         hiddenWidths: Array(widths.dropFirst().dropLast()), batchSize: 128,
         training: SyntheticBatchSampler(

@@ -24,6 +24,7 @@ public struct GraphBuilder {
   private(set) var states: [(name: String, shape: [Int], initialValue: Float)] = []
   private(set) var operations: [any GraphOperation] = []
   private(set) var inputs: [GraphValue] = []
+  private(set) var problems: [String] = []
   private var parameterCount = 0
   private var stateCount = 0
   private var valueCount = 0
@@ -52,8 +53,13 @@ public struct GraphBuilder {
   }
 
   /// Reserves a value slot (and a gradient slot unless `hasGradient` is false) for an operation.
+  ///
+  /// A shape with an empty axis is recorded as a problem (see ``build(loss:)``) and the slot
+  /// is made with every extent at least 1, so building can go on and report everything at once.
   public mutating func makeValue(shape: [Int], hasGradient: Bool = true) -> GraphValue {
-    precondition(shape.allSatisfy { $0 > 0 }, "value shape \(shape) has an empty axis")
+    let shape =
+      check(shape.allSatisfy { $0 > 0 }, "a value of shape \(shape) has an empty axis")
+      ? shape : shape.map { max($0, 1) }
     let count = shape.reduce(1, *)
     let value = GraphValue(
       shape: shape, offset: valueCount, gradientOffset: hasGradient ? gradientCount : nil)
@@ -66,8 +72,7 @@ public struct GraphBuilder {
   public mutating func parameter(
     _ name: String, shape: [Int], initializer: Initializer
   ) -> GraphParameter {
-    precondition(
-      !parameters.contains { $0.name == name }, "parameter name '\(name)' is already used")
+    check(!parameters.contains { $0.name == name }, "parameter name '\(name)' is already used")
     let parameter = GraphParameter(name: name, shape: shape, offset: parameterCount)
     parameters.append((name, shape))
     initializers.append(initializer)
@@ -77,7 +82,7 @@ public struct GraphBuilder {
 
   /// Registers a persistent non-trainable tensor (running statistics) with its initial value.
   public mutating func state(_ name: String, shape: [Int], initialValue: Float) -> GraphState {
-    precondition(!states.contains { $0.name == name }, "state name '\(name)' is already used")
+    check(!states.contains { $0.name == name }, "state name '\(name)' is already used")
     let state = GraphState(name: name, shape: shape, offset: stateCount)
     states.append((name, shape, initialValue))
     stateCount += state.count
@@ -89,14 +94,35 @@ public struct GraphBuilder {
     operations.append(operation)
   }
 
+  /// Records a problem with the model being built unless `condition` holds.
+  ///
+  /// Layers check their inputs' shapes with this instead of trapping, then carry on with a
+  /// placeholder, so that ``build(loss:)`` can report every problem at once as a
+  /// ``GraphError``: a model built from a user's description fails with a message, not a crash.
+  /// - Returns: `condition`, so a layer can return early when it fails.
+  @discardableResult
+  public mutating func check(
+    _ condition: Bool, _ problem: @autoclosure () -> String
+  ) -> Bool {
+    if !condition { problems.append(problem()) }
+    return condition
+  }
+
   /// Allocates every buffer and returns the runnable graph whose objective is `loss`.
   ///
-  /// - Precondition: `loss` is a one-element value with a gradient slot.
-  public func build(loss: GraphValue) -> Graph {
-    precondition(loss.count == 1 && loss.hasGradient, "the loss must be a scalar with a gradient")
-    precondition(
-      loss.offset < valueCount,
-      "the loss was not made by this builder (build it in its own statement, not as an argument)")
+  /// - Parameter loss: a one-element value with a gradient slot, made by this builder.
+  /// - Returns: the graph.
+  /// - Throws: ``GraphError`` listing every problem the layers recorded with ``check(_:_:)``.
+  public func build(loss: GraphValue) throws -> Graph {
+    var problems = self.problems
+    if loss.count != 1 || !loss.hasGradient {
+      problems.append("the loss must be a scalar with a gradient, got shape \(loss.shape)")
+    }
+    if loss.offset >= valueCount {
+      problems.append(
+        "the loss was not made by this builder (build it in its own statement, not as an argument)")
+    }
+    guard problems.isEmpty else { throw GraphError(problems: problems) }
     return Graph(
       batchSize: batchSize,
       layout: ParameterLayout(parameters),

@@ -26,8 +26,10 @@ public struct AddOperation: GraphOperation {
 extension GraphBuilder {
   /// Appends `lhs + rhs` for two values of the same shape.
   public mutating func add(_ lhs: GraphValue, _ rhs: GraphValue) -> GraphValue {
-    precondition(
-      lhs.shape == rhs.shape, "add needs equal shapes, got \(lhs.shape) and \(rhs.shape)")
+    guard
+      check(
+        lhs.shape == rhs.shape, "add needs equal shapes, got \(lhs.shape) and \(rhs.shape)")
+    else { return makeValue(shape: [1]) }
     let output = makeValue(shape: lhs.shape)
     append(AddOperation(lhs: lhs, rhs: rhs, output: output))
     return output

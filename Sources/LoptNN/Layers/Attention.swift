@@ -122,13 +122,17 @@ extension GraphBuilder {
   public mutating func causalAttention(
     query: GraphValue, key: GraphValue, value: GraphValue, heads: Int
   ) -> GraphValue {
-    precondition(
-      query.shape.count == 3 && key.shape == query.shape && value.shape == query.shape,
-      "attention needs equal [batch, time, width] shapes, got \(query.shape), \(key.shape), "
-        + "\(value.shape)")
-    precondition(
-      heads > 0 && query.shape[2] % heads == 0,
-      "width \(query.shape[2]) does not split into \(heads) heads")
+    guard
+      check(
+        query.shape.count == 3 && key.shape == query.shape && value.shape == query.shape,
+        "attention needs equal [batch, time, width] shapes, got \(query.shape), \(key.shape), "
+          + "\(value.shape)")
+    else { return makeValue(shape: [1]) }
+    guard
+      check(
+        heads > 0 && query.shape[2] % heads == 0,
+        "width \(query.shape[2]) does not split into \(heads) heads")
+    else { return makeValue(shape: [1]) }
     let (batch, time) = (query.shape[0], query.shape[1])
     let probabilities = makeValue(shape: [batch, heads, time, time], hasGradient: false)
     let probabilityGradient = makeValue(shape: [time, time], hasGradient: false)
@@ -163,7 +167,8 @@ extension GraphBuilder {
     _ x: GraphValue, heads: Int, keySize: Int, name: String,
     weightInitializer: Initializer = .lecunNormal
   ) -> GraphValue {
-    precondition(x.shape.count == 3, "self-attention needs [batch, time, width], got \(x.shape)")
+    guard check(x.shape.count == 3, "self-attention needs [batch, time, width], got \(x.shape)")
+    else { return makeValue(shape: [1]) }
     let projected = heads * keySize
     let q = linear(
       x, outputCount: projected, name: "\(name)/query", weightInitializer: weightInitializer)

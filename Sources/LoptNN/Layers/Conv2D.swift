@@ -184,6 +184,8 @@ extension GraphBuilder {
     padding: Padding = .same, name: String, weightInitializer: Initializer = .lecunNormal,
     hasBias: Bool = true
   ) -> GraphValue {
+    guard checkWindow(input, window: kernelSize, stride: stride, padding: padding, layer: name)
+    else { return makeValue(shape: [1]) }
     let geometry = WindowGeometry(
       inputShape: input.shape, window: kernelSize, stride: stride, padding: padding)
     let weight = parameter(
@@ -197,5 +199,23 @@ extension GraphBuilder {
         input: input, weight: weight, bias: bias, columns: columns, output: output,
         geometry: geometry))
     return output
+  }
+}
+
+extension GraphBuilder {
+  /// Checks that a square window of `window` with `stride` can visit the NHWC `input` under
+  /// `padding`, recording a problem that names `layer` if not.
+  mutating func checkWindow(
+    _ input: GraphValue, window: Int, stride: Int, padding: Padding, layer: String
+  ) -> Bool {
+    let shape = input.shape
+    guard check(shape.count == 4, "\(layer): expected an NHWC value [B, H, W, C], got \(shape)"),
+      check(
+        window > 0 && stride > 0, "\(layer): window \(window) and stride \(stride) must be positive"
+      )
+    else { return false }
+    return check(
+      padding == .same || (window <= shape[1] && window <= shape[2]),
+      "\(layer): a VALID window of \(window) does not fit images of shape \(shape)")
   }
 }

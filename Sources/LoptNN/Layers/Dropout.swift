@@ -49,7 +49,9 @@ public struct DropoutOperation: GraphOperation {
 extension GraphBuilder {
   /// Appends dropout with the given drop probability; a rate of 0 returns `input` unchanged.
   public mutating func dropout(_ input: GraphValue, rate: Float) -> GraphValue {
-    precondition(rate >= 0 && rate < 1, "dropout rate must be in [0, 1), got \(rate)")
+    guard check(rate >= 0 && rate < 1, "dropout rate must be in [0, 1), got \(rate)") else {
+      return makeValue(shape: [1])
+    }
     if rate == 0 { return input }
     let mask = makeValue(shape: input.shape, hasGradient: false)
     let output = makeValue(shape: input.shape)

@@ -143,8 +143,10 @@ public struct BroadcastAddOperation: GraphOperation {
 extension GraphBuilder {
   /// Appends the element-wise product `lhs · rhs` of two values of the same shape.
   public mutating func multiply(_ lhs: GraphValue, _ rhs: GraphValue) -> GraphValue {
-    precondition(
-      lhs.shape == rhs.shape, "multiply needs equal shapes, got \(lhs.shape) and \(rhs.shape)")
+    guard
+      check(
+        lhs.shape == rhs.shape, "multiply needs equal shapes, got \(lhs.shape) and \(rhs.shape)")
+    else { return makeValue(shape: [1]) }
     let output = makeValue(shape: lhs.shape)
     append(MultiplyOperation(lhs: lhs, rhs: rhs, output: output))
     return output
@@ -165,10 +167,12 @@ extension GraphBuilder {
   /// Appends `input + addend`, with `addend` (a value or parameter whose shape is the trailing
   /// part of the input's) repeated over the leading axes.
   public mutating func broadcastAdd(_ input: GraphValue, _ addend: GraphOperand) -> GraphValue {
-    precondition(
-      input.shape.count >= addend.shape.count
-        && Array(input.shape.suffix(addend.shape.count)) == addend.shape,
-      "cannot broadcast \(addend.shape) against \(input.shape)")
+    guard
+      check(
+        input.shape.count >= addend.shape.count
+          && Array(input.shape.suffix(addend.shape.count)) == addend.shape,
+        "cannot broadcast \(addend.shape) against \(input.shape)")
+    else { return makeValue(shape: [1]) }
     let output = makeValue(shape: input.shape)
     append(BroadcastAddOperation(input: input, addend: addend, output: output))
     return output
@@ -177,10 +181,12 @@ extension GraphBuilder {
   /// Appends `operand` tiled to `shape`, whose trailing part must be the operand's shape; for
   /// example a class token `[1, D]` repeated to `[B, 1, D]`.
   public mutating func broadcast(_ operand: GraphOperand, to shape: [Int]) -> GraphValue {
-    precondition(
-      shape.count >= operand.shape.count
-        && Array(shape.suffix(operand.shape.count)) == operand.shape,
-      "cannot broadcast \(operand.shape) to \(shape)")
+    guard
+      check(
+        shape.count >= operand.shape.count
+          && Array(shape.suffix(operand.shape.count)) == operand.shape,
+        "cannot broadcast \(operand.shape) to \(shape)")
+    else { return makeValue(shape: [1]) }
     let output = makeValue(shape: shape)
     append(BroadcastAddOperation(input: nil, addend: operand, output: output))
     return output

@@ -91,9 +91,11 @@ extension GraphBuilder {
     _ input: GraphValue, axes: Range<Int>?, isMean: Bool
   ) -> GraphValue {
     let axes = axes ?? 0..<input.shape.count
-    precondition(
-      axes.lowerBound >= 0 && axes.upperBound <= input.shape.count && !axes.isEmpty,
-      "cannot reduce axes \(axes) of a value of shape \(input.shape)")
+    guard
+      check(
+        axes.lowerBound >= 0 && axes.upperBound <= input.shape.count && !axes.isEmpty,
+        "cannot reduce axes \(axes) of a value of shape \(input.shape)")
+    else { return makeValue(shape: [1]) }
     let reducedCount = input.shape[axes].reduce(1, *)
     let outputShape = Array(input.shape[..<axes.lowerBound] + input.shape[axes.upperBound...])
     let output = makeValue(shape: outputShape.isEmpty ? [1] : outputShape)

@@ -51,9 +51,11 @@ extension GraphBuilder {
   public mutating func gaussianSample(
     mean: GraphValue, logStandardDeviation: GraphValue
   ) -> GraphValue {
-    precondition(
-      mean.shape == logStandardDeviation.shape,
-      "mean \(mean.shape) and log standard deviation \(logStandardDeviation.shape) differ")
+    guard
+      check(
+        mean.shape == logStandardDeviation.shape,
+        "mean \(mean.shape) and log standard deviation \(logStandardDeviation.shape) differ")
+    else { return makeValue(shape: [1]) }
     let noise = makeValue(shape: mean.shape, hasGradient: false)
     let output = makeValue(shape: mean.shape)
     append(

@@ -122,17 +122,23 @@ extension GraphBuilder {
   /// Appends the concatenation of `values` along `axis` (negative counts from the end, so the
   /// default `-1` is the last axis); all other axes must agree.
   public mutating func concatenate(_ values: [GraphValue], axis: Int = -1) -> GraphValue {
-    precondition(!values.isEmpty, "concatenate needs at least one value")
+    guard check(!values.isEmpty, "concatenate needs at least one value") else {
+      return makeValue(shape: [1])
+    }
     let shape = values[0].shape
     let axis = axis < 0 ? axis + shape.count : axis
-    precondition(axis >= 0 && axis < shape.count, "axis out of range for shape \(shape)")
+    guard check(axis >= 0 && axis < shape.count, "axis out of range for shape \(shape)") else {
+      return makeValue(shape: [1])
+    }
     var outputShape = shape
     outputShape[axis] = 0
     for value in values {
-      precondition(
-        value.shape.count == shape.count
-          && value.shape.indices.allSatisfy { $0 == axis || value.shape[$0] == shape[$0] },
-        "cannot concatenate \(value.shape) with \(shape) along axis \(axis)")
+      guard
+        check(
+          value.shape.count == shape.count
+            && value.shape.indices.allSatisfy { $0 == axis || value.shape[$0] == shape[$0] },
+          "cannot concatenate \(value.shape) with \(shape) along axis \(axis)")
+      else { return makeValue(shape: [1]) }
       outputShape[axis] += value.shape[axis]
     }
     let output = makeValue(shape: outputShape)
@@ -144,9 +150,11 @@ extension GraphBuilder {
 
   /// Appends the elements `range` of the last axis of `input`.
   public mutating func slice(_ input: GraphValue, lastAxis range: Range<Int>) -> GraphValue {
-    precondition(
-      !range.isEmpty && range.lowerBound >= 0 && range.upperBound <= input.shape.last!,
-      "cannot slice \(range) from a last axis of \(input.shape.last!)")
+    guard
+      check(
+        !range.isEmpty && range.lowerBound >= 0 && range.upperBound <= input.shape.last!,
+        "cannot slice \(range) from a last axis of \(input.shape.last!)")
+    else { return makeValue(shape: [1]) }
     let output = makeValue(shape: input.shape.dropLast() + [range.count])
     append(SliceOperation(input: input, output: output, start: range.lowerBound))
     return output
@@ -156,10 +164,12 @@ extension GraphBuilder {
   ///
   /// - Precondition: `patchSize` divides `H` and `W`.
   public mutating func patchify(_ input: GraphValue, patchSize: Int) -> GraphValue {
-    precondition(
-      input.shape.count == 4 && input.shape[1] % patchSize == 0
-        && input.shape[2] % patchSize == 0,
-      "patches of \(patchSize) do not tile images of shape \(input.shape)")
+    guard
+      check(
+        patchSize > 0 && input.shape.count == 4 && input.shape[1] % patchSize == 0
+          && input.shape[2] % patchSize == 0,
+        "patches of \(patchSize) do not tile images of shape \(input.shape)")
+    else { return makeValue(shape: [1]) }
     let geometry = WindowGeometry(
       inputShape: input.shape, window: patchSize, stride: patchSize, padding: .valid)
     let output = makeValue(

@@ -205,7 +205,9 @@ extension GraphBuilder {
   public mutating func lstm(
     _ x: GraphValue, hiddenCount: Int, name: String, weightInitializer: Initializer? = nil
   ) -> GraphValue {
-    precondition(x.shape.count == 3, "an LSTM needs [batch, time, in], got \(x.shape)")
+    guard check(x.shape.count == 3, "an LSTM needs [batch, time, in], got \(x.shape)") else {
+      return makeValue(shape: [1])
+    }
     let (batch, time, inputCount) = (x.shape[0], x.shape[1], x.shape[2])
     let fanIn = inputCount + hiddenCount
     let weight = parameter(

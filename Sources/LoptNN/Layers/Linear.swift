@@ -69,6 +69,8 @@ extension GraphBuilder {
     _ input: GraphValue, outputCount: Int, name: String,
     weightInitializer: Initializer = .lecunNormal, hasBias: Bool = true
   ) -> GraphValue {
+    guard check(!input.shape.isEmpty, "\(name): a dense layer needs an input with a feature axis")
+    else { return makeValue(shape: [1]) }
     let inputCount = input.shape.last!
     let weight = parameter(
       "\(name)/w", shape: [inputCount, outputCount], initializer: weightInitializer)

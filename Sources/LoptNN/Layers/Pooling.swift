@@ -105,6 +105,9 @@ extension GraphBuilder {
   public mutating func pool(
     _ kind: PoolingKind, _ input: GraphValue, window: Int, stride: Int, padding: Padding = .valid
   ) -> GraphValue {
+    guard
+      checkWindow(input, window: window, stride: stride, padding: padding, layer: "\(kind) pool")
+    else { return makeValue(shape: [1]) }
     let geometry = WindowGeometry(
       inputShape: input.shape, window: window, stride: stride, padding: padding)
     let output = makeValue(shape: geometry.outputShape(channels: geometry.channels))
@@ -114,7 +117,8 @@ extension GraphBuilder {
 
   /// Appends the mean over the spatial axes: `[B, H, W, C]` → `[B, C]`.
   public mutating func globalMeanPool(_ input: GraphValue) -> GraphValue {
-    precondition(input.shape.count == 4, "expected an NHWC value [B, H, W, C], got \(input.shape)")
+    guard check(input.shape.count == 4, "expected an NHWC value [B, H, W, C], got \(input.shape)")
+    else { return makeValue(shape: [1]) }
     return mean(input, axes: 1..<3)
   }
 }

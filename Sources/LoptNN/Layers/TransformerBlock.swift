@@ -27,8 +27,10 @@ extension GraphBuilder {
     _ x: GraphValue, heads: Int, keySize: Int, mlpWidth: Int? = nil, dropoutRate: Float = 0,
     name: String, weightInitializer: Initializer = .lecunNormal
   ) -> GraphValue {
-    precondition(
-      x.shape.count == 3, "a transformer block needs [batch, time, width], got \(x.shape)")
+    guard
+      check(
+        x.shape.count == 3, "a transformer block needs [batch, time, width], got \(x.shape)")
+    else { return makeValue(shape: [1]) }
     let width = x.shape[2]
     let attended = causalSelfAttention(
       layerNorm(x, name: "\(name)/attention_norm"), heads: heads, keySize: keySize,

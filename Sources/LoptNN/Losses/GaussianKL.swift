@@ -51,9 +51,11 @@ extension GraphBuilder {
   public mutating func gaussianKL(
     mean: GraphValue, logStandardDeviation: GraphValue
   ) -> GraphValue {
-    precondition(
-      logStandardDeviation.shape == mean.shape,
-      "mean \(mean.shape) and log σ \(logStandardDeviation.shape) must match")
+    guard
+      check(
+        logStandardDeviation.shape == mean.shape,
+        "mean \(mean.shape) and log σ \(logStandardDeviation.shape) must match")
+    else { return makeValue(shape: [1]) }
     let output = makeValue(shape: [1])
     append(
       GaussianKLOperation(mean: mean, logStandardDeviation: logStandardDeviation, output: output))

@@ -65,9 +65,11 @@ extension GraphBuilder {
   public mutating func gaussianLogLikelihood(
     _ x: GraphValue, mean: GraphValue, logStandardDeviation: GraphValue
   ) -> GraphValue {
-    precondition(
-      mean.shape == x.shape && logStandardDeviation.shape == x.shape,
-      "x \(x.shape), mean \(mean.shape) and log σ \(logStandardDeviation.shape) must match")
+    guard
+      check(
+        mean.shape == x.shape && logStandardDeviation.shape == x.shape,
+        "x \(x.shape), mean \(mean.shape) and log σ \(logStandardDeviation.shape) must match")
+    else { return makeValue(shape: [1]) }
     let output = makeValue(shape: [1])
     append(
       GaussianLogLikelihoodOperation(

@@ -90,13 +90,17 @@ extension GraphBuilder {
   public mutating func meanSquaredError(
     _ prediction: GraphValue, target: GraphValue, logOfMeanOverAxis: Int? = nil
   ) -> GraphValue {
-    precondition(
-      prediction.count == target.count,
-      "prediction \(prediction.shape) and target \(target.shape) differ in size")
+    guard
+      check(
+        prediction.count == target.count,
+        "prediction \(prediction.shape) and target \(target.shape) differ in size")
+    else { return makeValue(shape: [1]) }
     var grouping = (outer: 1, axisCount: prediction.count, inner: 1)
     if let axis = logOfMeanOverAxis {
       let shape = prediction.shape
-      precondition(shape.indices.contains(axis), "axis \(axis) is outside shape \(shape)")
+      guard check(shape.indices.contains(axis), "axis \(axis) is outside shape \(shape)") else {
+        return makeValue(shape: [1])
+      }
       grouping = (
         shape[..<axis].reduce(1, *), shape[axis], shape[(axis + 1)...].reduce(1, *)
       )

@@ -76,8 +76,12 @@ extension GraphBuilder {
     logits: GraphValue, labels: GraphValue, mask: GraphValue? = nil
   ) -> GraphValue {
     let rows = logits.count / logits.shape.last!
-    precondition(labels.count == rows, "\(rows) rows of logits but \(labels.count) labels")
-    precondition(mask == nil || mask!.count == rows, "mask must have one weight per row")
+    guard check(labels.count == rows, "\(rows) rows of logits but \(labels.count) labels") else {
+      return makeValue(shape: [1])
+    }
+    guard check(mask == nil || mask!.count == rows, "mask must have one weight per row") else {
+      return makeValue(shape: [1])
+    }
     let probabilities = makeValue(shape: logits.shape, hasGradient: false)
     let output = makeValue(shape: [1])
     append(
