@@ -34,30 +34,50 @@ extension GraphContext {
   }
 }
 
-/// The element-wise product of two values of the same shape (gates, masks).
-public struct MultiplyOperation: GraphOperation {
-  /// The first factor.
+/// The element-wise sum or product of two values of the same shape (residual connections,
+/// gates, masks).
+public struct BinaryOperation: GraphOperation {
+  /// Which combination of the two operands.
+  public enum Kind: Sendable, Hashable {
+    /// `lhs + rhs`.
+    case add
+    /// `lhs · rhs`.
+    case multiply
+  }
+
+  /// The combination.
+  public let kind: Kind
+  /// The first operand.
   public let lhs: GraphValue
-  /// The second factor.
+  /// The second operand.
   public let rhs: GraphValue
-  /// `lhs · rhs`.
+  /// The result, same shape.
   public let output: GraphValue
 
-  /// Forward: `y = a · b`.
+  /// Forward: `y = a + b` or `y = a · b`.
   public func forward(_ context: GraphContext) {
     let a = context.pointer(lhs)
     let b = context.pointer(rhs)
     let y = context.pointer(output)
-    for i in 0..<output.count { y[i] = a[i] * b[i] }
+    switch kind {
+    case .add: for i in 0..<output.count { y[i] = a[i] + b[i] }
+    case .multiply: for i in 0..<output.count { y[i] = a[i] * b[i] }
+    }
   }
 
-  /// Backward: `da += dy · b`, `db += dy · a`.
+  /// Backward: `da += dy`, `db += dy` for a sum; `da += dy · b`, `db += dy · a` for a product.
   public func backward(_ context: GraphContext) {
     guard let dy = context.gradient(output) else { return }
     let a = context.pointer(lhs)
     let b = context.pointer(rhs)
-    if let da = context.gradient(lhs) { for i in 0..<output.count { da[i] += dy[i] * b[i] } }
-    if let db = context.gradient(rhs) { for i in 0..<output.count { db[i] += dy[i] * a[i] } }
+    switch kind {
+    case .add:
+      if let da = context.gradient(lhs) { accumulate(dy, into: da, count: output.count) }
+      if let db = context.gradient(rhs) { accumulate(dy, into: db, count: output.count) }
+    case .multiply:
+      if let da = context.gradient(lhs) { for i in 0..<output.count { da[i] += dy[i] * b[i] } }
+      if let db = context.gradient(rhs) { for i in 0..<output.count { db[i] += dy[i] * a[i] } }
+    }
   }
 }
 
@@ -143,12 +163,22 @@ public struct BroadcastAddOperation: GraphOperation {
 extension GraphBuilder {
   /// Appends the element-wise product `lhs · rhs` of two values of the same shape.
   public mutating func multiply(_ lhs: GraphValue, _ rhs: GraphValue) -> GraphValue {
+    binary(.multiply, lhs, rhs)
+  }
+
+  /// Appends `lhs + rhs` for two values of the same shape.
+  public mutating func add(_ lhs: GraphValue, _ rhs: GraphValue) -> GraphValue {
+    binary(.add, lhs, rhs)
+  }
+
+  private mutating func binary(
+    _ kind: BinaryOperation.Kind, _ lhs: GraphValue, _ rhs: GraphValue
+  ) -> GraphValue {
     guard
-      check(
-        lhs.shape == rhs.shape, "multiply needs equal shapes, got \(lhs.shape) and \(rhs.shape)")
+      check(lhs.shape == rhs.shape, "\(kind) needs equal shapes, got \(lhs.shape) and \(rhs.shape)")
     else { return makeValue(shape: [1]) }
     let output = makeValue(shape: lhs.shape)
-    append(MultiplyOperation(lhs: lhs, rhs: rhs, output: output))
+    append(BinaryOperation(kind: kind, lhs: lhs, rhs: rhs, output: output))
     return output
   }
 
