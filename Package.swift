@@ -23,6 +23,7 @@ let package = Package(
     .library(name: "LoptOptimizers", targets: ["LoptOptimizers"]),
     .library(name: "LoptTasks", targets: ["LoptTasks"]),
     .library(name: "LoptLearned", targets: ["LoptLearned"]),
+    .library(name: "LoptEval", targets: ["LoptEval"]),
     .library(name: "LoptCLI", targets: ["LoptCLI"]),
   ],
   dependencies: [
@@ -79,9 +80,14 @@ let package = Package(
       swiftSettings: strict
     ),
     .target(
+      name: "LoptEval",
+      dependencies: ["LoptCore", "LoptOptimizers", "LoptTasks"],
+      swiftSettings: strict
+    ),
+    .target(
       name: "LoptCLI",
       dependencies: [
-        "LoptCore", "LoptNN", "LoptData", "LoptOptimizers", "LoptTasks", "LoptLearned",
+        "LoptCore", "LoptNN", "LoptData", "LoptOptimizers", "LoptTasks", "LoptLearned", "LoptEval",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: strict
@@ -119,6 +125,7 @@ let package = Package(
     .testTarget(
       name: "LoptOptimizersTests",
       dependencies: ["LoptOptimizers", "LoptTestSupport"],
+      resources: [.copy("Resources")],
       swiftSettings: strict
     ),
     .testTarget(
@@ -130,6 +137,11 @@ let package = Package(
       name: "LoptLearnedTests",
       dependencies: ["LoptLearned", "LoptTestSupport"],
       resources: [.copy("Resources")],
+      swiftSettings: strict
+    ),
+    .testTarget(
+      name: "LoptEvalTests",
+      dependencies: ["LoptEval", "LoptTestSupport"],
       swiftSettings: strict
     ),
     .testTarget(

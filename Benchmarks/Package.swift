@@ -34,5 +34,16 @@ let package = Package(
       path: "Benchmarks/CoreBenchmarks",
       plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
     ),
+    .executableTarget(
+      name: "OptimizerBenchmarks",
+      dependencies: [
+        .product(name: "Benchmark", package: "benchmark"),
+        .product(name: "LoptCore", package: "Lopt"),
+        .product(name: "LoptOptimizers", package: "Lopt"),
+        .product(name: "LoptLearned", package: "Lopt"),
+      ],
+      path: "Benchmarks/OptimizerBenchmarks",
+      plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+    ),
   ]
 )

@@ -6,7 +6,10 @@ public struct LoptCommand: ParsableCommand {
   public static let configuration = CommandConfiguration(
     commandName: "lopt",
     abstract: "Learned optimizers: train with them, meta-train them, evaluate them.",
-    subcommands: [Train.self, Demo.self, Bench.self]
+    subcommands: [
+      Train.self, Tune.self, Plot.self, TasksCommand.self, Demo.self, Bench.self,
+      LearnedOptimizerCommand.self,
+    ]
   )
 
   /// Creates the command (argument-parser fills in the options).

@@ -1,20 +1,92 @@
 import ArgumentParser
 import LoptOptimizers
 
-/// The options that choose how `lopt train` updates the parameters.
-struct OptimizerOptions: ParsableArguments {
-  @Option(help: "Adam's learning rate.")
-  var lr: Float = 1e-3
+/// The hand-designed optimizers `lopt train` and `lopt tune` offer.
+enum OptimizerName: String, ExpressibleByArgument, CaseIterable, Sendable {
+  case sgd, momentum, rmsprop, adam, adamw, nadamw, adafactor, shampoo, lion
 
-  func validate() throws {
-    guard lr.isFinite, lr > 0 else {
-      throw ValidationError("--lr must be a positive number, got \(lr)")
+  /// A learning rate that works on the MLP tasks without tuning.
+  var defaultLearningRate: Float {
+    switch self {
+    case .sgd: 0.1
+    case .momentum: 0.01
+    case .rmsprop, .adam, .adamw, .nadamw, .shampoo: 1e-3
+    case .adafactor: 1e-2
+    case .lion: 1e-4
     }
   }
 
-  /// The configured optimizer.
-  func makeOptimizer() throws -> any Optimizer { Adam(learningRate: lr) }
+  /// The rule with optax's defaults at `learningRate`.
+  func makeRule(learningRate lr: Float) -> any LearningRateOptimizer {
+    switch self {
+    case .sgd: Momentum.sgd(learningRate: lr)
+    case .momentum: Momentum(learningRate: lr)
+    case .rmsprop: RMSProp(learningRate: lr)
+    case .adam: Adam(learningRate: lr)
+    case .adamw: Adam.adamW(learningRate: lr)
+    case .nadamw: Adam.nadamW(learningRate: lr)
+    case .adafactor: Adafactor(learningRate: lr)
+    case .shampoo: Shampoo(learningRate: lr)
+    case .lion: Lion(learningRate: lr)
+    }
+  }
+}
+
+extension LearningRateSchedule.Decay: ExpressibleByArgument {}
+
+/// The options that choose how `lopt train` and `lopt tune` update the parameters.
+struct OptimizerOptions: ParsableArguments {
+  @Option(help: "The optimizer.")
+  var optimizer: OptimizerName = .adam
+
+  @Option(
+    help: ArgumentHelp(
+      "Peak learning rate (default: 0.1 sgd, 0.01 momentum and adafactor, 1e-4 lion, "
+        + "1e-3 the others)."))
+  var lr: Float?
+
+  @Option(help: "How the learning rate decays after the warm-up.")
+  var schedule: LearningRateSchedule.Decay = .constant
+
+  @Option(help: "Steps of linear learning-rate warm-up from zero.")
+  var warmup: Int = 0
+
+  @Option(help: "Clip gradients to this global norm.")
+  var clipNorm: Float?
+
+  func validate() throws {
+    if let lr, !(lr.isFinite && lr > 0) {
+      throw ValidationError("--lr must be a positive number, got \(lr)")
+    }
+    guard warmup >= 0 else { throw ValidationError("--warmup must be ≥ 0, got \(warmup)") }
+    if let clipNorm, !(clipNorm.isFinite && clipNorm > 0) {
+      throw ValidationError("--clip-norm must be a positive number, got \(clipNorm)")
+    }
+  }
+
+  /// The learning rate used when no other is given.
+  var learningRate: Float { lr ?? optimizer.defaultLearningRate }
+
+  /// The configured optimizer at `learningRate` (default: ``learningRate``).
+  func makeOptimizer(learningRate: Float? = nil) throws -> any Optimizer {
+    wrap(optimizer.makeRule(learningRate: learningRate ?? self.learningRate))
+  }
+
+  private func wrap<Rule: LearningRateOptimizer>(_ rule: Rule) -> any Optimizer {
+    let schedule = LearningRateSchedule(decay: schedule, warmupSteps: warmup)
+    if let clipNorm {
+      return ScheduledOptimizer(ClippedOptimizer(rule, maximumNorm: clipNorm), schedule: schedule)
+    }
+    return ScheduledOptimizer(rule, schedule: schedule)
+  }
+
+  /// Every setting except the learning rate, as `name key=value …` (a cache key component).
+  var settings: String {
+    var parts = [optimizer.rawValue, "schedule=\(schedule.rawValue)", "warmup=\(warmup)"]
+    if let clipNorm { parts.append("clip-norm=\(clipNorm)") }
+    return parts.joined(separator: " ")
+  }
 
   /// One line naming the optimizer and its settings.
-  var summary: String { "Adam, lr \(lr)" }
+  var summary: String { "\(settings) lr=\(learningRate)" }
 }

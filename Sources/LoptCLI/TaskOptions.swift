@@ -6,7 +6,8 @@ import LoptTasks
 
 extension ImageDatasetName: ExpressibleByArgument {}
 
-/// The options that choose what `lopt train` trains: model, data and batch size.
+/// The options that choose what `lopt train` trains: by default an MLP on an image data set
+/// (`--data`, `--hidden`, `--batch`); or a named task (`--task`) or a spec file (`--spec`).
 struct TaskOptions: ParsableArguments {
   @Option(help: "The image data set (mnist, fashion and cifar10 need --data-dir or LOPT_DATA_DIR).")
   var data: ImageDatasetName = .digits
@@ -16,6 +17,12 @@ struct TaskOptions: ParsableArguments {
 
   @Option(help: "Examples per step.")
   var batch: Int = 128
+
+  @Option(help: "A named task instead of the MLP (see lopt tasks list), e.g. conv-mnist16.")
+  var task: String?
+
+  @Option(help: "A task spec JSON file instead of the MLP (see lopt tasks sample).")
+  var spec: String?
 
   @Option(help: "Look for data files here first (also: the LOPT_DATA_DIR environment variable).")
   var dataDir: String?
@@ -36,11 +43,42 @@ struct TaskOptions: ParsableArguments {
   func validate() throws {
     _ = try hiddenWidths
     guard batch > 0 else { throw ValidationError("--batch must be positive, got \(batch)") }
+    guard task == nil || spec == nil else {
+      throw ValidationError("give --task or --spec, not both")
+    }
+    if let task, TaskSpec.named[task] == nil {
+      throw ValidationError(
+        "unknown task '\(task)'; the named tasks are "
+          + TaskSpec.named.keys.sorted().joined(separator: ", "))
+    }
   }
 
-  /// Loads the data and builds the task; `key` fixes the order of the batches.
+  /// The spec chosen by `--task` or `--spec`, or `nil` for the default MLP.
+  func chosenSpec() throws -> TaskSpec? {
+    if let task { return try TaskSpec(named: task) }
+    guard let spec else { return nil }
+    let url = URL(fileURLWithPath: spec)
+    let contents: Data
+    do {
+      contents = try Data(contentsOf: url)
+    } catch {
+      throw ValidationError("cannot read the spec file \(spec): \(error.localizedDescription)")
+    }
+    return try TaskSpec(json: contents)
+  }
+
+  /// Loads the data and builds the task; `key` fixes the order of the batches of the default
+  /// MLP (a spec's own seed fixes its batches).
   func makeTask(key: RandomKey) throws -> PreparedTask {
     let locator = DataLocator(directory: dataDir)
+    if let spec = try chosenSpec() {
+      let task = try spec.makeTask(locator: locator)
+      return PreparedTask(
+        task: task,
+        summary: "\(self.task ?? spec.family.rawValue) (\(spec.family.rawValue) on "
+          + "\(spec.data.dataset)), batch \(spec.batchSize)",
+        validationBatches: 5, testBatches: 10)
+    }
     var splits: [DatasetSplit: ImageDataset] = [:]
     for split in DatasetSplit.allCases {
       splits[split] = try ImageDataset.load(data, split: split, locator: locator)

@@ -8,7 +8,7 @@ import LoptTasks
 /// `lopt train`: trains a task with an optimizer and reports the loss curve.
 struct Train: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Train an MLP image classifier with Adam.",
+    abstract: "Train a task (an MLP by default, or --task/--spec) with an optimizer.",
     discussion: """
       Shows a progress line (step, loss, steps/s, ETA) on a terminal, then a summary of the \
       loss curve and the final validation and test losses. With --metrics, writes one JSON \

@@ -2,14 +2,19 @@ import CLoptShims
 import Foundation
 import LoptCore
 
-/// Adam (Kingma & Ba, 2015) with optax's conventions and defaults.
+/// Adam (Kingma & Ba, 2015) with optax's conventions and defaults, optionally with decoupled
+/// weight decay (AdamW) and Nesterov momentum (NAdamW).
 ///
 /// ```
 /// m ← β₁·m + (1 − β₁)·g          v ← β₂·v + (1 − β₂)·g²
-/// m̂ = m / (1 − β₁ᵗ)              v̂ = v / (1 − β₂ᵗ)
-/// p ← p − lr · m̂ / (√(v̂ + ε_root) + ε)
+/// m̂ = m / (1 − β₁ᵗ)                                 (Adam)
+/// m̂ = β₁·m / (1 − β₁ᵗ⁺¹) + (1 − β₁)·g / (1 − β₁ᵗ)    (Nesterov, optax nadamw)
+/// v̂ = v / (1 − β₂ᵗ)
+/// p ← p − lr · (m̂ / (√(v̂ + ε_root) + ε) + λ·p)     (λ: decoupled weight decay)
 /// ```
-public struct Adam: Optimizer {
+/// optax's `adamw` and `nadamw` apply the decay to every parameter when no mask is given; so
+/// does this rule.
+public struct Adam: LearningRateOptimizer {
   /// The step size `lr`.
   public let learningRate: Float
   /// The first-moment decay β₁.
@@ -20,31 +25,66 @@ public struct Adam: Optimizer {
   public let epsilon: Float
   /// Added to the second moment inside the root (optax `eps_root`).
   public let epsilonRoot: Float
+  /// The decoupled weight decay λ (0: plain Adam).
+  public let weightDecay: Float
+  /// Whether to use the Nesterov form of the first moment (NAdam).
+  public let isNesterov: Bool
 
-  /// Creates Adam; the defaults are optax's (`b1` 0.9, `b2` 0.999, `eps` 1e-8, `eps_root` 0).
+  /// Creates Adam; the defaults are optax's (`b1` 0.9, `b2` 0.999, `eps` 1e-8, `eps_root` 0)
+  /// and no weight decay.
+  ///
+  /// - Precondition: `learningRate ≥ 0`, betas in [0, 1), epsilons and decay ≥ 0.
   public init(
     learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999,
-    epsilon: Float = 1e-8, epsilonRoot: Float = 0
+    epsilon: Float = 1e-8, epsilonRoot: Float = 0, weightDecay: Float = 0,
+    isNesterov: Bool = false
   ) {
     precondition(learningRate >= 0, "Adam's learning rate must be ≥ 0, got \(learningRate)")
     precondition(
       (0..<1).contains(beta1) && (0..<1).contains(beta2), "Adam's betas must be in [0, 1)")
     precondition(epsilon >= 0 && epsilonRoot >= 0, "Adam's epsilons must be ≥ 0")
+    precondition(weightDecay >= 0, "the weight decay must be ≥ 0, got \(weightDecay)")
     self.learningRate = learningRate
     self.beta1 = beta1
     self.beta2 = beta2
     self.epsilon = epsilon
     self.epsilonRoot = epsilonRoot
+    self.weightDecay = weightDecay
+    self.isNesterov = isNesterov
+  }
+
+  /// AdamW: Adam with decoupled weight decay (optax `adamw`, default decay 1e-4).
+  public static func adamW(learningRate: Float = 1e-3, weightDecay: Float = 1e-4) -> Adam {
+    Adam(learningRate: learningRate, weightDecay: weightDecay)
+  }
+
+  /// NAdamW: AdamW with Nesterov momentum (optax `nadamw`, default decay 1e-4).
+  public static func nadamW(learningRate: Float = 1e-3, weightDecay: Float = 1e-4) -> Adam {
+    Adam(learningRate: learningRate, weightDecay: weightDecay, isNesterov: true)
   }
 
   /// Adam's moments and step counter.
-  public struct State: Sendable, Equatable {
+  public struct State: CheckpointableState, Equatable {
     /// The number of updates applied so far.
     public var iteration: Int
     /// The first-moment estimate m.
     public var firstMoment: ParameterSet
     /// The second-moment estimate v.
     public var secondMoment: ParameterSet
+
+    /// Stores the moments and `iteration` under `prefix`.
+    public func write(into file: inout SafetensorsFile, prefix: String) {
+      file.setCounter(iteration, named: prefix + "iteration")
+      file.setParameters(firstMoment, named: prefix + "mu")
+      file.setParameters(secondMoment, named: prefix + "nu")
+    }
+
+    /// Restores what ``write(into:prefix:)`` stored.
+    public mutating func restore(from file: SafetensorsFile, prefix: String) throws {
+      iteration = try file.readCounter(named: prefix + "iteration")
+      try file.readParameters(&firstMoment, named: prefix + "mu")
+      try file.readParameters(&secondMoment, named: prefix + "nu")
+    }
   }
 
   /// Zero moments in the parameters' layout.
@@ -56,13 +96,16 @@ public struct Adam: Optimizer {
   ///
   /// - Complexity: O(parameters); allocates nothing.
   public func update(
-    _ parameters: inout ParameterSet, gradients: ParameterSet, loss: Float, state: inout State
+    _ parameters: inout ParameterSet, gradients: ParameterSet, learningRate: Float,
+    state: inout State
   ) {
     precondition(gradients.count == parameters.count, "gradients do not match the parameters")
     state.iteration += 1
     let t = Float(state.iteration)
-    let (b1, b2, eps, epsRoot) = (beta1, beta2, epsilon, epsilonRoot)
-    let firstCorrection = 1 / (1 - pow(b1, t))
+    let (b1, b2, eps, epsRoot, decay) = (beta1, beta2, epsilon, epsilonRoot, weightDecay)
+    // m̂ = momentScale · m + gradientScale · g covers both forms.
+    let momentScale = isNesterov ? b1 / (1 - pow(b1, t + 1)) : 1 / (1 - pow(b1, t))
+    let gradientScale = isNesterov ? (1 - b1) / (1 - pow(b1, t)) : 0
     let secondCorrection = 1 / (1 - pow(b2, t))
     let lr = learningRate
     gradients.withUnsafeBufferPointer { g in
@@ -76,7 +119,8 @@ public struct Adam: Optimizer {
               m[i] = mi
               v[i] = vi
               let denominator = lopt_sqrtf(vi * secondCorrection + epsRoot) + eps
-              p[i] -= lr * (mi * firstCorrection) / denominator
+              let direction = (mi * momentScale + gi * gradientScale) / denominator
+              p[i] -= lr * (direction + decay * p[i])
             }
           }
         }

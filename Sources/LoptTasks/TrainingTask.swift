@@ -10,6 +10,9 @@ public protocol TrainingTask: AnyObject {
   /// The names and shapes of the trainable tensors.
   var layout: ParameterLayout { get }
 
+  /// Persistent non-trainable state (BatchNorm running statistics); empty when there is none.
+  var modelState: ParameterSet { get set }
+
   /// Fresh parameters from the model's initializers.
   func initialParameters(key: RandomKey) -> ParameterSet
 
@@ -19,7 +22,13 @@ public protocol TrainingTask: AnyObject {
     _ parameters: ParameterSet, step: Int, into gradients: inout ParameterSet
   ) -> Float
 
+  /// The training loss on the batch (and randomness) of `step`, without a gradient.
+  func loss(_ parameters: ParameterSet, step: Int) -> Float
+
   /// The mean loss over `batches` batches of `split` (evaluation mode: no dropout, running
   /// statistics), with the batches fixed by the task's key so repeated calls agree.
   func evaluate(_ parameters: ParameterSet, split: DatasetSplit, batches: Int) -> Float
+
+  /// Maps a raw loss of this task to VeLO's common range (VELO_SPEC §4.6).
+  func normalize(_ loss: Float) -> Float
 }

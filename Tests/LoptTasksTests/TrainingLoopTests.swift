@@ -33,7 +33,16 @@ private final class QuadraticTask: TrainingTask {
     return step == nanStep && !nanInGradient ? .nan : loss
   }
 
+  var modelState = ParameterSet(layout: ParameterLayout([]))
+
+  func loss(_ parameters: ParameterSet, step: Int) -> Float {
+    var gradients = parameters.zerosLike()
+    return lossAndGradient(parameters, step: step, into: &gradients)
+  }
+
   func evaluate(_ parameters: ParameterSet, split: DatasetSplit, batches: Int) -> Float { 0 }
+
+  func normalize(_ loss: Float) -> Float { loss }
 }
 
 @Suite struct TrainingLoopTests {

@@ -22,6 +22,8 @@ public struct CausalAttentionOperation: GraphOperation {
   public let value: GraphValue
   /// The number of heads.
   public let heads: Int
+  /// Whether position `t` sees only positions `s ≤ t` (otherwise every position sees all).
+  public let isCausal: Bool
   /// Scratch `[batch, heads, time, time]`: the attention probabilities, kept for backward.
   public let probabilities: GraphValue
   /// Scratch `[time, time]`: the probability gradient of one (batch, head) during backward.
@@ -47,7 +49,9 @@ public struct CausalAttentionOperation: GraphOperation {
         BLAS.gemm(
           transposeB: true, m: t, n: t, k: d, alpha: scale,
           a: q + head, lda: w, b: k + head, ldb: w, c: p)
-        for row in 0..<t { Self.causalSoftmax(p + row * t, visible: row + 1, count: t) }
+        for row in 0..<t {
+          Self.causalSoftmax(p + row * t, visible: isCausal ? row + 1 : t, count: t)
+        }
         BLAS.gemm(m: t, n: d, k: t, a: p, b: v + head, ldb: w, c: y + head, ldc: w)
       }
     }
@@ -77,7 +81,7 @@ public struct CausalAttentionOperation: GraphOperation {
         for row in 0..<t {
           let (pRow, dpRow) = (p + row * t, dp + row * t)
           var dot: Float = 0
-          for s in 0...row { dot += pRow[s] * dpRow[s] }
+          for s in 0..<(isCausal ? row + 1 : t) { dot += pRow[s] * dpRow[s] }
           for s in 0..<t { dpRow[s] = pRow[s] * (dpRow[s] - dot) }
         }
         if let dq {
@@ -118,9 +122,10 @@ extension GraphBuilder {
   ///   - key: same shape as `query`.
   ///   - value: same shape as `query`.
   ///   - heads: the number of heads; must divide the last axis.
+  ///   - isCausal: mask each position to earlier ones (false: full attention, as in a ViT).
   /// - Returns: the attended values, same shape as `query`.
   public mutating func causalAttention(
-    query: GraphValue, key: GraphValue, value: GraphValue, heads: Int
+    query: GraphValue, key: GraphValue, value: GraphValue, heads: Int, isCausal: Bool = true
   ) -> GraphValue {
     guard
       check(
@@ -139,7 +144,8 @@ extension GraphBuilder {
     let output = makeValue(shape: query.shape)
     append(
       CausalAttentionOperation(
-        query: query, key: key, value: value, heads: heads, probabilities: probabilities,
+        query: query, key: key, value: value, heads: heads, isCausal: isCausal,
+        probabilities: probabilities,
         probabilityGradient: probabilityGradient, output: output))
     return output
   }
@@ -162,10 +168,11 @@ extension GraphBuilder {
   ///   - keySize: the per-head size, independent of `width` (VeLO's LM transformer uses 32).
   ///   - name: the prefix of the parameter names.
   ///   - weightInitializer: for all four projections; biases start at zero.
+  ///   - isCausal: mask each position to earlier ones (false: full attention).
   /// - Returns: `[batch, time, width]`.
   public mutating func causalSelfAttention(
     _ x: GraphValue, heads: Int, keySize: Int, name: String,
-    weightInitializer: Initializer = .lecunNormal
+    weightInitializer: Initializer = .lecunNormal, isCausal: Bool = true
   ) -> GraphValue {
     guard check(x.shape.count == 3, "self-attention needs [batch, time, width], got \(x.shape)")
     else { return makeValue(shape: [1]) }
@@ -176,7 +183,8 @@ extension GraphBuilder {
       x, outputCount: projected, name: "\(name)/key", weightInitializer: weightInitializer)
     let v = linear(
       x, outputCount: projected, name: "\(name)/value", weightInitializer: weightInitializer)
-    let attended = causalAttention(query: q, key: k, value: v, heads: heads)
+    let attended = causalAttention(
+      query: q, key: k, value: v, heads: heads, isCausal: isCausal)
     return linear(
       attended, outputCount: x.shape[2], name: "\(name)/output",
       weightInitializer: weightInitializer)

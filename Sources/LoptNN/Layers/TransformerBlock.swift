@@ -19,13 +19,14 @@ extension GraphBuilder {
   ///   - keySize: the per-head size (VeLO's LM transformer uses 32).
   ///   - mlpWidth: the hidden width of the MLP; `nil` means `4 · width`.
   ///   - dropoutRate: applied to both residual branches in training mode; 0 adds no op.
+  ///   - isCausal: mask attention to earlier positions (false for a ViT encoder).
   ///   - name: the prefix of the parameter names.
   ///   - weightInitializer: for every dense weight (VeLO's LM transformer uses variance
   ///     scaling 2 / layers); biases start at zero, LayerNorm at the identity.
   /// - Returns: `[batch, time, width]`.
   public mutating func transformerBlock(
     _ x: GraphValue, heads: Int, keySize: Int, mlpWidth: Int? = nil, dropoutRate: Float = 0,
-    name: String, weightInitializer: Initializer = .lecunNormal
+    isCausal: Bool = true, name: String, weightInitializer: Initializer = .lecunNormal
   ) -> GraphValue {
     guard
       check(
@@ -34,7 +35,7 @@ extension GraphBuilder {
     let width = x.shape[2]
     let attended = causalSelfAttention(
       layerNorm(x, name: "\(name)/attention_norm"), heads: heads, keySize: keySize,
-      name: "\(name)/attention", weightInitializer: weightInitializer)
+      name: "\(name)/attention", weightInitializer: weightInitializer, isCausal: isCausal)
     let h = add(x, dropout(attended, rate: dropoutRate))
     let transformed = mlp(
       layerNorm(h, name: "\(name)/mlp_norm"), hiddenWidths: [mlpWidth ?? 4 * width],

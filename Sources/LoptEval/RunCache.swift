@@ -1,0 +1,113 @@
+import Foundation
+import LoptCore
+
+/// Everything that determines one training run's loss curve.
+public struct RunKey: Codable, Hashable, Sendable {
+  /// The task, completely (for example its spec as JSON, or the command-line options).
+  public var task: String
+  /// The optimizer and every hyper-parameter except the learning rate.
+  public var optimizer: String
+  /// The peak learning rate.
+  public var learningRate: Float
+  /// The seed of the initial parameters and the batch order.
+  public var seed: UInt64
+  /// The number of training steps.
+  public var steps: Int
+
+  /// Creates a key.
+  public init(task: String, optimizer: String, learningRate: Float, seed: UInt64, steps: Int) {
+    self.task = task
+    self.optimizer = optimizer
+    self.learningRate = learningRate
+    self.seed = seed
+    self.steps = steps
+  }
+
+  /// The key as canonical JSON (sorted keys): the text that is hashed and stored.
+  public var canonicalText: String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    // Encoding five plain fields cannot fail.
+    let data = (try? encoder.encode(self)) ?? Data()
+    return String(decoding: data, as: UTF8.self)
+  }
+
+  /// A 64-bit FNV-1a hash of ``canonicalText``, as 16 hex digits (the cache file name).
+  public var digest: String {
+    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+    for byte in canonicalText.utf8 {
+      hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3
+    }
+    let hex = String(hash, radix: 16)
+    return String(repeating: "0", count: 16 - hex.count) + hex
+  }
+}
+
+/// The outcome of one training run: its loss curve, or where it diverged.
+public struct RunRecord: Codable, Equatable, Sendable {
+  /// What was run.
+  public var key: RunKey
+  /// The training loss of every step (up to the divergence, if any).
+  public var losses: [Float]
+  /// The step at which the loss or gradient stopped being finite, or `nil`.
+  public var divergedAtStep: Int?
+  /// Wall-clock seconds the run took when it was computed.
+  public var seconds: Double
+
+  /// Creates a record.
+  public init(key: RunKey, losses: [Float], divergedAtStep: Int?, seconds: Double) {
+    self.key = key
+    self.losses = losses
+    self.divergedAtStep = divergedAtStep
+    self.seconds = seconds
+  }
+
+  /// Whether the run stopped because of a non-finite loss or gradient.
+  public var hasDiverged: Bool { divergedAtStep != nil }
+}
+
+/// Finished runs on disk, one JSON file per ``RunKey``, so no run is ever computed twice.
+///
+/// Files are `DIR/<digest>.json`, written atomically; a file whose stored key differs from the
+/// requested one (a hash collision) or that cannot be decoded counts as missing.
+public struct RunCache: Sendable {
+  /// The folder holding the files.
+  public let directory: URL
+
+  /// A cache in `directory`, created if needed.
+  ///
+  /// - Throws: a Foundation error if the folder cannot be created.
+  public init(directory: URL) throws {
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    self.directory = directory
+  }
+
+  /// The default folder: `$XDG_CACHE_HOME/lopt` or `~/.cache/lopt`.
+  public static var defaultDirectory: URL {
+    if let base = ProcessInfo.processInfo.environment["XDG_CACHE_HOME"], !base.isEmpty {
+      return URL(fileURLWithPath: base).appendingPathComponent("lopt")
+    }
+    return FileManager.default.homeDirectoryForCurrentUser
+      .appendingPathComponent(".cache").appendingPathComponent("lopt")
+  }
+
+  private func url(for key: RunKey) -> URL {
+    directory.appendingPathComponent(key.digest + ".json")
+  }
+
+  /// The stored record of `key`, or `nil`.
+  public func record(for key: RunKey) -> RunRecord? {
+    guard let data = try? Data(contentsOf: url(for: key)),
+      let record = try? JSONDecoder().decode(RunRecord.self, from: data), record.key == key
+    else { return nil }
+    return record
+  }
+
+  /// Stores `record` atomically.
+  ///
+  /// - Throws: ``AtomicFileError`` if the file cannot be written.
+  public func store(_ record: RunRecord) throws {
+    let data = try JSONEncoder().encode(record)
+    try AtomicFile.write(data, to: url(for: record.key))
+  }
+}

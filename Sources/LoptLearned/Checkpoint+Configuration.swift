@@ -1,0 +1,76 @@
+import Foundation
+import LoptCore
+
+/// The learned optimizers a checkpoint can hold.
+public enum LearnedOptimizerKind: String, Codable, CaseIterable, Sendable {
+  /// ``MLPLOpt``.
+  case mlpLOpt = "mlp_lopt"
+  /// ``AdafacMLP``.
+  case adafacMLP = "adafac_mlp"
+  /// ``VeLO`` (HyperV2).
+  case velo
+}
+
+/// The architecture of a learned optimizer of any kind: its kind plus that kind's configuration.
+public enum LearnedOptimizerConfiguration: Equatable, Sendable {
+  /// An ``MLPLOpt`` architecture.
+  case mlpLOpt(MLPLOpt.Configuration)
+  /// An ``AdafacMLP`` architecture.
+  case adafacMLP(AdafacMLP.Configuration)
+  /// A ``VeLO`` architecture.
+  case velo(VeLO.Configuration)
+
+  /// The kind of optimizer.
+  public var kind: LearnedOptimizerKind {
+    switch self {
+    case .mlpLOpt: return .mlpLOpt
+    case .adafacMLP: return .adafacMLP
+    case .velo: return .velo
+    }
+  }
+
+  /// The meta-parameter layout (reference tree names, JAX leaf order) of the architecture.
+  public var metaParameterLayout: ParameterLayout {
+    switch self {
+    case .mlpLOpt(let configuration): return MLPLOpt.metaParameterLayout(for: configuration)
+    case .adafacMLP(let configuration): return AdafacMLP.metaParameterLayout(for: configuration)
+    case .velo(let configuration): return VeLO.metaParameterLayout(for: configuration)
+    }
+  }
+
+  /// The configuration as compact JSON with sorted keys (the safetensors metadata value).
+  public func json() -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    let data: Data
+    do {
+      switch self {
+      case .mlpLOpt(let configuration): data = try encoder.encode(configuration)
+      case .adafacMLP(let configuration): data = try encoder.encode(configuration)
+      case .velo(let configuration): data = try encoder.encode(configuration)
+      }
+    } catch {
+      preconditionFailure("a learned-optimizer configuration failed to encode: \(error)")
+    }
+    return String(decoding: data, as: UTF8.self)
+  }
+
+  /// Decodes the configuration of `kind` from ``json()``'s output.
+  ///
+  /// - Throws: ``CheckpointError/unrecognizedFormat(reason:)`` if the JSON does not decode.
+  public init(kind: LearnedOptimizerKind, json: String) throws {
+    let decoder = JSONDecoder()
+    let data = Data(json.utf8)
+    do {
+      switch kind {
+      case .mlpLOpt: self = .mlpLOpt(try decoder.decode(MLPLOpt.Configuration.self, from: data))
+      case .adafacMLP:
+        self = .adafacMLP(try decoder.decode(AdafacMLP.Configuration.self, from: data))
+      case .velo: self = .velo(try decoder.decode(VeLO.Configuration.self, from: data))
+      }
+    } catch {
+      throw CheckpointError.unrecognizedFormat(
+        reason: "the \(kind.rawValue) configuration in the metadata does not decode: \(error)")
+    }
+  }
+}

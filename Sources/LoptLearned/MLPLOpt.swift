@@ -1,0 +1,199 @@
+import LoptCore
+import LoptOptimizers
+
+/// The per-parameter MLP learned optimizer "LOLv2" (`learned_optimizers/mlp_lopt.py`).
+///
+/// From Metz et al. 2019, "Understanding and correcting pathologies in the training of learned
+/// optimizers".
+/// Every element of every tensor gets the features g, p and six momenta (decays 0.1 … 0.9999,
+/// updated with this step's gradient), normalised per channel over the tensor, plus the 11
+/// training-step features; one MLP (19 → 32 → 32 → 2 by default) maps them to a direction d and a
+/// magnitude a:
+/// ```
+/// m_k ← β_k·m_k + (1 − β_k)·g
+/// p   ← p − d · exp(expMult · a) · stepMult
+/// ```
+/// The loss is not used. See VELO_SPEC.md §2.1.
+public struct MLPLOpt: LearnedOptimizer {
+  /// The architecture: MLP sizes, step scales and momentum decays.
+  public struct Configuration: Codable, Sendable, Equatable {
+    /// The scale inside the exponential of the magnitude output.
+    public var expMult: Float
+    /// The global step scale.
+    public var stepMult: Float
+    /// The width of each hidden layer.
+    public var hiddenSize: Int
+    /// The number of hidden layers.
+    public var hiddenLayers: Int
+    /// The momentum decays (fixed, not meta-learned).
+    public var momentumDecays: [Float]
+
+    /// Creates a configuration; the defaults are the reference's.
+    public init(
+      expMult: Float = 0.001, stepMult: Float = 0.001, hiddenSize: Int = 32,
+      hiddenLayers: Int = 2, momentumDecays: [Float] = [0.1, 0.5, 0.9, 0.99, 0.999, 0.9999]
+    ) {
+      self.expMult = expMult
+      self.stepMult = stepMult
+      self.hiddenSize = hiddenSize
+      self.hiddenLayers = hiddenLayers
+      self.momentumDecays = momentumDecays
+    }
+
+    /// The number of normalised features per element: g, p and the momenta.
+    var featureCount: Int { 2 + momentumDecays.count }
+
+    /// The MLP's layer widths, input first.
+    var widths: [Int] {
+      [featureCount + TrainingStepEmbedding.count]
+        + Array(repeating: hiddenSize, count: hiddenLayers) + [2]
+    }
+
+    /// Throws unless the sizes are positive and there is at least one momentum decay.
+    func validate() throws {
+      guard hiddenSize > 0, hiddenLayers >= 0, !momentumDecays.isEmpty else {
+        throw CheckpointError.architectureMismatch(
+          reason: "MLPLOpt needs hiddenSize > 0, hiddenLayers ≥ 0 and at least one momentum "
+            + "decay, got \(hiddenSize), \(hiddenLayers), \(momentumDecays)")
+      }
+    }
+  }
+
+  /// The architecture this optimizer was built with.
+  public let configuration: Configuration
+
+  /// The MLP weights θ, named `mlp/~/linear_<i>.{b,w}` as in the reference.
+  public var metaParameters: ParameterSet {
+    willSet {
+      precondition(
+        newValue.layout == metaParameters.layout,
+        "MLPLOpt's meta-parameters must keep the layout of its configuration")
+    }
+  }
+
+  private let network: PerParameterMLP
+
+  /// The meta-parameter layout of `configuration`: haiku `MLP` names in JAX leaf order.
+  public static func metaParameterLayout(for configuration: Configuration) -> ParameterLayout {
+    let widths = configuration.widths
+    var leaves: [(keyPath: [String], shape: [Int])] = []
+    for layer in 0..<(widths.count - 1) {
+      let module = "mlp/~/linear_\(layer)"
+      leaves.append((keyPath: [module, "b"], shape: [widths[layer + 1]]))
+      leaves.append((keyPath: [module, "w"], shape: [widths[layer], widths[layer + 1]]))
+    }
+    return MetaParameterTree.layout(leaves)
+  }
+
+  /// Creates the optimizer from its architecture and meta-parameters.
+  ///
+  /// - Throws: ``CheckpointError`` if the configuration is invalid or `metaParameters` does not
+  ///   have ``metaParameterLayout(for:)``.
+  public init(configuration: Configuration, metaParameters: ParameterSet) throws {
+    try configuration.validate()
+    let layout = Self.metaParameterLayout(for: configuration)
+    try MetaParameterTree.validate(metaParameters, against: layout)
+    self.configuration = configuration
+    self.metaParameters = metaParameters
+    let layers = configuration.widths.count - 1
+    network = PerParameterMLP(
+      widths: configuration.widths,
+      weightOffsets: (0..<layers).map { layout.entry(named: "mlp/~/linear_\($0).w")!.offset },
+      biasOffsets: (0..<layers).map { layout.entry(named: "mlp/~/linear_\($0).b")!.offset })
+  }
+
+  /// Meta-parameters drawn as the reference initialises them: weights from
+  /// `TruncatedNormal(1/√fan_in)`, biases zero.
+  public static func initialMetaParameters(
+    for configuration: Configuration, key: RandomKey
+  ) -> ParameterSet {
+    MetaParameterTree.initialise(metaParameterLayout(for: configuration), key: key) {
+      $0.hasSuffix(".w")
+    }
+  }
+
+  /// The step counter and the momenta; every buffer a step needs.
+  public struct State: Sendable {
+    /// The number of updates applied so far.
+    public var iteration: Int
+    /// The momenta, one tensor per parameter tensor with shape `S + [K]` (decay axis last).
+    public var momentum: ParameterSet
+    var scratch: PerParameterScratch
+  }
+
+  /// Zero momenta in the parameters' layout (`totalSteps` is not used by MLPLOpt).
+  public func makeState(for parameters: ParameterSet, totalSteps: Int) -> State {
+    let k = configuration.momentumDecays.count
+    let layout = ParameterLayout(
+      parameters.layout.entries.map { (name: $0.name, shape: $0.shape + [k]) })
+    return State(
+      iteration: 0, momentum: ParameterSet(layout: layout),
+      scratch: PerParameterScratch(
+        featureCount: configuration.featureCount,
+        stepFeatureCount: TrainingStepEmbedding.count, network: network))
+  }
+
+  /// Applies one MLPLOpt step to every tensor.
+  ///
+  /// - Complexity: O(parameters × MLP size); allocates nothing.
+  public func update(
+    _ parameters: inout ParameterSet, gradients: ParameterSet, loss: Float, state: inout State
+  ) {
+    var observer = NoObserver()
+    update(&parameters, gradients: gradients, state: &state, observer: &observer)
+  }
+
+  /// ``update(_:gradients:loss:state:)`` reporting every element's intermediates to `observer`.
+  func update<Observer: PerParameterObserver>(
+    _ parameters: inout ParameterSet, gradients: ParameterSet, state: inout State,
+    observer: inout Observer
+  ) {
+    let k = configuration.momentumDecays.count
+    precondition(gradients.count == parameters.count, "gradients do not match the parameters")
+    precondition(state.momentum.count == parameters.count * k, "state does not match parameters")
+    defer { state.iteration += 1 }
+    guard parameters.count > 0 else { return }
+    let featureCount = configuration.featureCount
+    PerParameterStep.setStepFeatures(
+      iteration: state.iteration, featureCount: featureCount, scratch: &state.scratch)
+    let layout = parameters.layout
+    metaParameters.withUnsafeBufferPointer { theta in
+      gradients.withUnsafeBufferPointer { g in
+        parameters.withUnsafeMutableBufferPointer { p in
+          state.momentum.withUnsafeMutableBufferPointer { m in
+            for (index, entry) in layout.entries.enumerated() {
+              let (offset, count) = (entry.offset, entry.count)
+              Accumulators.updateMomentum(
+                m.baseAddress! + offset * k, gradient: g.baseAddress! + offset, count: count,
+                decays: configuration.momentumDecays)
+              let source = MLPLOptFeatures(
+                gradient: g.baseAddress! + offset, parameters: p.baseAddress! + offset,
+                momentum: m.baseAddress! + offset * k, momentumCount: k)
+              PerParameterStep.apply(
+                source, tensor: index, parameters: p.baseAddress! + offset, count: count,
+                network: network, theta: theta.baseAddress!, expMult: configuration.expMult,
+                stepMult: configuration.stepMult, scratch: &state.scratch, observer: &observer)
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+/// MLPLOpt's features of one tensor: `[g, p, m_1 … m_K]`.
+private struct MLPLOptFeatures: PerParameterFeatures {
+  let gradient: UnsafePointer<Float>
+  let parameters: UnsafePointer<Float>
+  let momentum: UnsafePointer<Float>
+  let momentumCount: Int
+
+  var featureCount: Int { 2 + momentumCount }
+
+  @inline(__always)
+  func write(element index: Int, into features: UnsafeMutablePointer<Float>) {
+    features[0] = gradient[index]
+    features[1] = parameters[index]
+    for j in 0..<momentumCount { features[2 + j] = momentum[index * momentumCount + j] }
+  }
+}

@@ -1,0 +1,315 @@
+import Foundation
+import LoptCore
+import LoptLearned
+import Testing
+
+/// One reference fixture folder (`fixture.json`, `meta_params.bin`, `steps.bin`).
+struct VeLOFixture: CustomStringConvertible {
+  let folder: URL
+  let json: [String: Any]
+  let steps: Data
+  let metaBytes: Data
+
+  var description: String { folder.lastPathComponent }
+
+  init(folder: URL) throws {
+    self.folder = folder
+    let object = try JSONSerialization.jsonObject(
+      with: Data(contentsOf: folder.appendingPathComponent("fixture.json")))
+    json = object as? [String: Any] ?? [:]
+    steps = try Data(contentsOf: folder.appendingPathComponent("steps.bin"))
+    metaBytes = try Data(contentsOf: folder.appendingPathComponent("meta_params.bin"))
+  }
+
+  /// Every folder holding a `fixture.json` under `LOPT_VELO_FIXTURES` (or the committed one).
+  static func discover() -> [URL] {
+    let root: URL
+    if let path = ProcessInfo.processInfo.environment["LOPT_VELO_FIXTURES"], !path.isEmpty {
+      root = URL(fileURLWithPath: path)
+    } else if let resources = Bundle.module.url(forResource: "Resources", withExtension: nil) {
+      root = resources.appendingPathComponent("velo")
+    } else {
+      return []
+    }
+    let manager = FileManager.default
+    if manager.fileExists(atPath: root.appendingPathComponent("fixture.json").path) {
+      return [root]
+    }
+    let children = (try? manager.contentsOfDirectory(atPath: root.path)) ?? []
+    return children.sorted().map { root.appendingPathComponent($0) }.filter {
+      manager.fileExists(atPath: $0.appendingPathComponent("fixture.json").path)
+    }
+  }
+
+  private static func floats(_ data: Data, offset: Int, count: Int) -> [Float] {
+    data.withUnsafeBytes { raw in
+      (0..<count).map { i in
+        Float(
+          bitPattern: UInt32(
+            littleEndian: raw.loadUnaligned(
+              fromByteOffset: offset + 4 * i, as: UInt32.self)))
+      }
+    }
+  }
+
+  /// The array called `name` in `steps.bin`.
+  func array(_ name: String) throws -> (shape: [Int], values: [Float]) {
+    let arrays = try #require(json["arrays"] as? [String: Any])
+    let info = try #require(arrays[name] as? [String: Any], "fixture has no array '\(name)'")
+    let shape = try #require(info["shape"] as? [Int])
+    let offset = try #require(info["offset"] as? Int)
+    let count = try #require(info["count"] as? Int)
+    return (shape, Self.floats(steps, offset: offset, count: count))
+  }
+
+  func configuration() throws -> VeLO.Configuration {
+    let c = try #require(json["hyper_v2_config"] as? [String: Any])
+    func float(_ key: String) -> Float? { (c[key] as? Double).map(Float.init) }
+    var configuration = VeLO.Configuration(
+      lstmHiddenSize: try #require(c["lstm_hidden_size"] as? Int),
+      paramInits: try #require(c["param_inits"] as? Int))
+    configuration.useBuggedLossFeatures = c["use_bugged_loss_features"] as? Bool ?? false
+    configuration.useBuggedNextLSTMState = c["use_bugged_next_lstm_state"] as? Bool ?? false
+    configuration.preconditionOutput = c["precondition_output"] as? Bool ?? false
+    if let value = float("exp_mult") { configuration.expMult = value }
+    if let value = float("step_mult") { configuration.stepMult = value }
+    if let value = float("rnn_state_decay") { configuration.rnnStateDecay = value }
+    if let value = c["ff_hidden_size"] as? Int { configuration.ffHiddenSize = value }
+    if let value = c["ff_hidden_layers"] as? Int { configuration.ffHiddenLayers = value }
+    if let value = c["initial_momentum_decays"] as? [Double] {
+      configuration.momentumDecays = value.map(Float.init)
+    }
+    if let value = c["initial_adafactor_decays"] as? [Double] {
+      configuration.adafactorDecays = value.map(Float.init)
+    }
+    if let value = (c["initial_rms_decays"] as? [Double])?.first {
+      configuration.rmsDecay = Float(value)
+    }
+    return configuration
+  }
+
+  /// The meta-parameters from `meta_params.bin`, in the fixture's (JAX leaf) order.
+  func metaParameters() throws -> (names: [String], theta: ParameterSet) {
+    let list = try #require(json["meta_params"] as? [[String: Any]])
+    var tensors: [(name: String, shape: [Int])] = []
+    var values: [Float] = []
+    for item in list {
+      let name = try #require(item["name"] as? String)
+      let shape = try #require(item["shape"] as? [Int])
+      let offset = try #require(item["offset"] as? Int)
+      let count = try #require(item["count"] as? Int)
+      tensors.append((name, shape))
+      values += Self.floats(metaBytes, offset: offset, count: count)
+    }
+    let layout = ParameterLayout(tensors)
+    return (layout.names, ParameterSet(layout: layout, flat: Tensor(values)))
+  }
+}
+
+/// Worst error per quantity over every step and tensor of one fixture.
+struct ParityReport {
+  var worst: [String: (error: Double, tolerance: Double, at: String)] = [:]
+
+  /// Records `max |a − b| / scale`, where scale is `max |b|` (relative) or 1 (absolute).
+  mutating func compare(
+    _ quantity: String, _ actual: [Float], _ expected: [Float], tolerance: Double,
+    relative: Bool, at location: String
+  ) {
+    #expect(actual.count == expected.count, "\(quantity) at \(location): count")
+    guard actual.count == expected.count, !expected.isEmpty else { return }
+    var difference = 0.0
+    var largest = 0.0
+    for (a, b) in zip(actual, expected) {
+      let d = Double(a).isNaN || Double(b).isNaN ? .infinity : abs(Double(a) - Double(b))
+      difference = max(difference, d)
+      largest = max(largest, abs(Double(b)))
+    }
+    let error = relative ? difference / max(largest, 1e-30) : difference
+    if (worst[quantity]?.error ?? -1) < error {
+      worst[quantity] = (error, tolerance, location)
+    }
+  }
+
+  /// Fails for every quantity over its tolerance and prints the table.
+  func check(_ name: String) {
+    var lines = ["VeLO parity, fixture \(name): worst error per quantity"]
+    for key in worst.keys.sorted() {
+      let entry = worst[key]!
+      lines.append(
+        "  \(key.padding(toLength: 22, withPad: " ", startingAt: 0)) "
+          + "\(String(format: "%.3e", entry.error))  (tolerance \(entry.tolerance), \(entry.at))")
+      #expect(
+        entry.error <= entry.tolerance,
+        "\(name): \(key) error \(entry.error) > \(entry.tolerance) at \(entry.at)")
+    }
+    print(lines.joined(separator: "\n"))
+  }
+}
+
+@Suite struct VeLOParityTests {
+  static let folders = VeLOFixture.discover()
+
+  @Test func fixturesExist() {
+    #expect(!Self.folders.isEmpty, "no VeLO fixture found (LOPT_VELO_FIXTURES or test resources)")
+  }
+
+  @Test func metaParameterLayoutMatchesReferenceLeafOrder() throws {
+    for folder in Self.folders {
+      let fixture = try VeLOFixture(folder: folder)
+      let configuration = try fixture.configuration()
+      let (names, theta) = try fixture.metaParameters()
+      let layout = VeLO.metaParameterLayout(for: configuration)
+      #expect(layout.names == names)
+      #expect(layout == theta.layout)
+    }
+  }
+
+  @Test(arguments: folders)
+  func everyStepMatchesTheReference(_ folder: URL) throws {
+    let fixture = try VeLOFixture(folder: folder)
+    let configuration = try fixture.configuration()
+    let (_, theta) = try fixture.metaParameters()
+    let velo = try VeLO(configuration: configuration, metaParameters: theta)
+    let order = try #require(fixture.json["tensor_order"] as? [String])
+    let shapes = try #require(fixture.json["model_shapes"] as? [String: [Int]])
+    let factored = try #require(fixture.json["factored_dims"] as? [String: Any])
+    let layout = ParameterLayout(order.map { ($0, shapes[$0]!) })
+    var parameters = ParameterSet(layout: layout)
+    for name in order {
+      parameters[name] = Tensor(
+        shape: shapes[name]!, scalars: try fixture.array("model/params/\(name)").values)
+    }
+    let totalSteps = try #require(fixture.json["num_steps"] as? Int)
+    let losses = try #require(fixture.json["losses"] as? [Double])
+    let updates = try #require(fixture.json["num_updates"] as? Int)
+    var state = velo.makeState(for: parameters, totalSteps: totalSteps)
+    for (index, name) in order.enumerated() {
+      let axes = state.factoredAxes(ofTensor: index)
+      if let pair = factored[name] as? [Int] {
+        #expect(axes?.d1 == pair[0] && axes?.d0 == pair[1], "factored dims of \(name)")
+      } else {
+        #expect(axes == nil, "\(name) must not be factored")
+      }
+    }
+    var report = ParityReport()
+    report.compare(
+      "loss_buffer_decays", state.lossDecays,
+      try fixture.array("init_state/loss_buffer_decays").values,
+      tolerance: 1e-7, relative: true, at: "init")
+    var gradients = ParameterSet(layout: layout)
+    for k in 0..<updates {
+      for name in order {
+        gradients[name] = Tensor(
+          shape: shapes[name]!, scalars: try fixture.array("step/\(k)/input/grads/\(name)").values)
+      }
+      let before = parameters
+      let trace = VeLO.Trace(layout: layout)
+      velo.update(
+        &parameters, gradients: gradients, loss: Float(losses[k]), state: &state, trace: trace)
+      let step = "step/\(k)"
+      func expected(_ name: String) throws -> [Float] { try fixture.array(name).values }
+      report.compare(
+        "loss_features", state.lossFeatures, try expected("\(step)/intermediate/loss_features"),
+        tolerance: 1e-5, relative: false, at: step)
+      report.compare(
+        "loss_buffer_means", state.lossMeans, try expected("\(step)/output/loss_buffer_means"),
+        tolerance: 1e-6, relative: true, at: step)
+      report.compare(
+        "loss_running_min", state.lossRunningMin,
+        try expected("\(step)/output/loss_buffer_running_min"), tolerance: 1e-6, relative: true,
+        at: step)
+      report.compare(
+        "lstm_input", state.lstmInputs, try expected("\(step)/intermediate/lstm_input"),
+        tolerance: 1e-4, relative: false, at: step)
+      report.compare(
+        "lstm_hidden", state.lstmHidden, try expected("\(step)/output/lstm_hidden"),
+        tolerance: 1e-4, relative: true, at: step)
+      report.compare(
+        "lstm_cell", state.lstmCell, try expected("\(step)/output/lstm_cell"),
+        tolerance: 1e-4, relative: true, at: step)
+      report.compare(
+        "controls", state.controls, try expected("\(step)/intermediate/controls"),
+        tolerance: 1e-4, relative: true, at: step)
+      report.compare(
+        "lr_mult", state.learningRateMultipliers, try expected("\(step)/intermediate/lr_mult"),
+        tolerance: 1e-4, relative: true, at: step)
+      let mixed = state.mlpWeights
+      for (index, name) in order.enumerated() {
+        let at = "\(step) \(name)"
+        let row = Array(mixed[(index * 159)..<((index + 1) * 159)])
+        let pieces: [(String, Range<Int>)] = [
+          ("w0", 0..<120), ("b0", 120..<124), ("w1", 124..<140), ("b1", 140..<144),
+          ("w2", 144..<156), ("b2", 156..<159),
+        ]
+        for (piece, range) in pieces {
+          report.compare(
+            "mlp_weights", Array(row[range]),
+            try expected("\(step)/intermediate/mlp_\(piece)/\(name)"), tolerance: 1e-4,
+            relative: true, at: at)
+        }
+        let raw = trace.mlpInputsRaw[index]
+        report.compare(
+          "fac_g", (0..<(raw.count / 30)).flatMap { e in raw[(e * 30 + 11)..<(e * 30 + 14)] },
+          try expected("\(step)/intermediate/fac_g/\(name)"), tolerance: 1e-5, relative: true,
+          at: at)
+        // Per channel: compare each of the 30 columns against its own largest value.
+        let expectedRaw = try expected("\(step)/intermediate/mlp_input_raw/\(name)")
+        let expectedNormalised = try expected("\(step)/intermediate/mlp_input/\(name)")
+        for channel in 0..<30 {
+          let column = { (values: [Float]) in
+            stride(from: channel, to: values.count, by: 30).map { values[$0] }
+          }
+          report.compare(
+            "mlp_input_raw", column(raw), column(expectedRaw), tolerance: 1e-4, relative: true,
+            at: "\(at) channel \(channel)")
+          report.compare(
+            "mlp_input", column(trace.mlpInputs[index]), column(expectedNormalised),
+            tolerance: 1e-4, relative: true, at: "\(at) channel \(channel)")
+        }
+        report.compare(
+          "mlp_output", trace.mlpOutputs[index],
+          try expected("\(step)/intermediate/mlp_output/\(name)"), tolerance: 2e-4,
+          relative: true, at: at)
+        report.compare(
+          "param_scale", [state.parameterScales[index]],
+          try expected("\(step)/intermediate/param_scale/\(name)"), tolerance: 1e-6,
+          relative: true, at: at)
+        let expectedUpdate = try expected("\(step)/intermediate/update/\(name)")
+        report.compare(
+          "update", trace.updates[index], expectedUpdate, tolerance: 1e-3, relative: true, at: at)
+        // Parameters after the fused kernel: |Δ| ≤ 1e-3 · max|update| + 2 ulp(p).
+        let after = parameters[name].scalars
+        let expectedAfter = try expected("\(step)/output/params/\(name)")
+        let largestUpdate = Double(expectedUpdate.map { abs($0) }.max() ?? 0)
+        var worst = 0.0
+        for (a, b) in zip(after, expectedAfter) {
+          let slack = 2 * Double(b.ulp)
+          worst = max(worst, max(abs(Double(a) - Double(b)) - slack, 0) / max(largestUpdate, 1e-30))
+        }
+        report.compare(
+          "params_after", [Float(worst)], [0], tolerance: 1e-3, relative: false, at: at)
+        _ = before
+        report.compare(
+          "mom", state.momentum(ofTensor: index).scalars,
+          try expected("\(step)/output/mom/\(name)"), tolerance: 1e-6, relative: true, at: at)
+        report.compare(
+          "rms", state.rms(ofTensor: index).scalars, try expected("\(step)/output/rms/\(name)"),
+          tolerance: 1e-6, relative: true, at: at)
+        report.compare(
+          "fac_v_row", state.factoredRows(ofTensor: index).scalars,
+          try expected("\(step)/output/fac_v_row/\(name)"), tolerance: 1e-6, relative: true,
+          at: at)
+        report.compare(
+          "fac_v_col", state.factoredColumns(ofTensor: index).scalars,
+          try expected("\(step)/output/fac_v_col/\(name)"), tolerance: 1e-6, relative: true,
+          at: at)
+        report.compare(
+          "fac_v_diag", state.fullSecondMoment(ofTensor: index).scalars,
+          try expected("\(step)/output/fac_v_diag/\(name)"), tolerance: 1e-6, relative: true,
+          at: at)
+      }
+      #expect(state.iteration == k + 1)
+    }
+    report.check(fixture.description)
+  }
+}
