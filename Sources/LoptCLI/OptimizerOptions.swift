@@ -1,4 +1,6 @@
 import ArgumentParser
+import Foundation
+import LoptLearned
 import LoptOptimizers
 
 /// The hand-designed optimizers `lopt train` and `lopt tune` offer.
@@ -54,7 +56,19 @@ struct OptimizerOptions: ParsableArguments {
   @Option(help: "Clip gradients to this global norm.")
   var clipNorm: Float?
 
+  @Option(
+    help: ArgumentHelp(
+      "Train with the learned optimizer in this checkpoint (VeLO, MLPLOpt or AdafacMLP; Lopt "
+        + "safetensors or flax msgpack) instead of --optimizer; the run length becomes its "
+        + "num_steps. The learning-rate options do not apply."))
+  var checkpoint: String?
+
   func validate() throws {
+    if checkpoint != nil, lr != nil || clipNorm != nil || warmup != 0 || schedule != .constant {
+      throw ValidationError(
+        "--checkpoint trains with a learned optimizer: drop --lr, --schedule, --warmup and "
+          + "--clip-norm")
+    }
     if let lr, !(lr.isFinite && lr > 0) {
       throw ValidationError("--lr must be a positive number, got \(lr)")
     }
@@ -69,7 +83,21 @@ struct OptimizerOptions: ParsableArguments {
 
   /// The configured optimizer at `learningRate` (default: ``learningRate``).
   func makeOptimizer(learningRate: Float? = nil) throws -> any Optimizer {
-    wrap(optimizer.makeRule(learningRate: learningRate ?? self.learningRate))
+    guard let checkpoint else {
+      return wrap(optimizer.makeRule(learningRate: learningRate ?? self.learningRate))
+    }
+    guard learningRate == nil else {
+      throw ValidationError("a learned optimizer (--checkpoint) has no learning rate to sweep")
+    }
+    let loaded = try Checkpoint.load(URL(fileURLWithPath: checkpoint))
+    switch loaded.configuration {
+    case .velo(let configuration):
+      return try VeLO(configuration: configuration, metaParameters: loaded.metaParameters)
+    case .mlpLOpt(let configuration):
+      return try MLPLOpt(configuration: configuration, metaParameters: loaded.metaParameters)
+    case .adafacMLP(let configuration):
+      return try AdafacMLP(configuration: configuration, metaParameters: loaded.metaParameters)
+    }
   }
 
   private func wrap<Rule: LearningRateOptimizer>(_ rule: Rule) -> any Optimizer {
@@ -88,5 +116,7 @@ struct OptimizerOptions: ParsableArguments {
   }
 
   /// One line naming the optimizer and its settings.
-  var summary: String { "\(settings) lr=\(learningRate)" }
+  var summary: String {
+    checkpoint.map { "the learned optimizer in \($0)" } ?? "\(settings) lr=\(learningRate)"
+  }
 }

@@ -1,0 +1,42 @@
+import ArgumentParser
+import Foundation
+import LoptCore
+import LoptLearned
+import Testing
+
+@testable import LoptCLI
+
+@Suite struct LearnedTrainingTests {
+  /// The small VeLO fixture committed with the LoptLearned tests (random meta-parameters).
+  static let checkpoint = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("LoptLearnedTests/Resources/velo/h16_p8/meta_params.msgpack").path
+
+  @Test func aCheckpointMakesTheLearnedOptimizer() throws {
+    let command = try LoptCommand.parseAsRoot(["train", "--checkpoint", Self.checkpoint])
+    let train = try #require(command as? Train)
+    let optimizer = try train.optimizer.makeOptimizer()
+    let velo = try #require(optimizer as? VeLO)
+    #expect(velo.configuration.lstmHiddenSize == 16)
+    #expect(train.optimizer.summary.contains("learned optimizer"))
+  }
+
+  @Test func learningRateOptionsDoNotMixWithACheckpoint() {
+    #expect(throws: (any Error).self) {
+      _ = try LoptCommand.parseAsRoot(["train", "--checkpoint", Self.checkpoint, "--lr", "0.1"])
+    }
+  }
+
+  @Test func aLearnedOptimizerHasNoLearningRateToSweep() throws {
+    let command = try LoptCommand.parseAsRoot(["train", "--checkpoint", Self.checkpoint])
+    let train = try #require(command as? Train)
+    #expect(throws: (any Error).self) { _ = try train.optimizer.makeOptimizer(learningRate: 0.1) }
+  }
+
+  @Test func aMissingCheckpointIsAClearError() throws {
+    let command = try LoptCommand.parseAsRoot(["train", "--checkpoint", "/nonexistent.msgpack"])
+    let train = try #require(command as? Train)
+    let error = #expect(throws: (any Error).self) { _ = try train.optimizer.makeOptimizer() }
+    #expect("\(String(describing: error))".contains("/nonexistent.msgpack"))
+  }
+}
