@@ -29,7 +29,6 @@ let package = Package(
       dependencies: [
         .product(name: "Benchmark", package: "benchmark"),
         .product(name: "LoptCore", package: "Lopt"),
-        .product(name: "LoptOptimizers", package: "Lopt"),
       ],
       path: "Benchmarks/CoreBenchmarks",
       plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]

@@ -34,29 +34,12 @@ public struct Lion: LearningRateOptimizer {
     self.weightDecay = weightDecay
   }
 
-  /// Lion's momentum and step counter.
-  public struct State: CheckpointableState, Equatable {
-    /// The number of updates applied so far.
-    public var iteration: Int
-    /// The momentum m.
-    public var momentum: ParameterSet
+  /// The momentum buffer and the step counter.
+  public typealias State = MomentumState
 
-    /// Stores the momentum and `iteration` under `prefix`.
-    public func write(into file: inout SafetensorsFile, prefix: String) {
-      file.setCounter(iteration, named: prefix + "iteration")
-      file.setParameters(momentum, named: prefix + "mu")
-    }
-
-    /// Restores what ``write(into:prefix:)`` stored.
-    public mutating func restore(from file: SafetensorsFile, prefix: String) throws {
-      iteration = try file.readCounter(named: prefix + "iteration")
-      try file.readParameters(&momentum, named: prefix + "mu")
-    }
-  }
-
-  /// A zero momentum in the parameters' layout.
+  /// A zero momentum buffer in the parameters' layout.
   public func makeState(for parameters: ParameterSet, totalSteps: Int) -> State {
-    State(iteration: 0, momentum: parameters.zerosLike())
+    MomentumState(zerosLike: parameters)
   }
 
   /// Applies one Lion step in a single fused pass.

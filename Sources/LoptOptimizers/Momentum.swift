@@ -34,29 +34,12 @@ public struct Momentum: LearningRateOptimizer {
     Momentum(learningRate: learningRate, beta: 0)
   }
 
-  /// The momentum trace and the step counter.
-  public struct State: CheckpointableState, Equatable {
-    /// The number of updates applied so far.
-    public var iteration: Int
-    /// The decaying sum of past gradients.
-    public var trace: ParameterSet
+  /// The momentum buffer and the step counter.
+  public typealias State = MomentumState
 
-    /// Stores `trace` and `iteration` under `prefix`.
-    public func write(into file: inout SafetensorsFile, prefix: String) {
-      file.setCounter(iteration, named: prefix + "iteration")
-      file.setParameters(trace, named: prefix + "trace")
-    }
-
-    /// Restores what ``write(into:prefix:)`` stored.
-    public mutating func restore(from file: SafetensorsFile, prefix: String) throws {
-      iteration = try file.readCounter(named: prefix + "iteration")
-      try file.readParameters(&trace, named: prefix + "trace")
-    }
-  }
-
-  /// A zero trace in the parameters' layout.
+  /// A zero momentum buffer in the parameters' layout.
   public func makeState(for parameters: ParameterSet, totalSteps: Int) -> State {
-    State(iteration: 0, trace: parameters.zerosLike())
+    MomentumState(zerosLike: parameters)
   }
 
   /// Applies one step in a single fused pass.
@@ -72,7 +55,7 @@ public struct Momentum: LearningRateOptimizer {
     let lookAhead: Float = isNesterov ? 1 : 0
     gradients.withUnsafeBufferPointer { g in
       parameters.withUnsafeMutableBufferPointer { p in
-        state.trace.withUnsafeMutableBufferPointer { m in
+        state.momentum.withUnsafeMutableBufferPointer { m in
           for i in 0..<p.count {
             let t = g[i] + b * m[i]
             m[i] = t

@@ -1,8 +1,8 @@
 import Benchmark
 import LoptCore
-import LoptOptimizers
 
-/// Kernels under the training step: GEMM shapes of the reference MLPs and the Adam update.
+/// Kernels under the training step: the GEMM shapes of the reference MLPs (optimizer updates
+/// are in OptimizerBenchmarks).
 let benchmarks: @Sendable () -> Void = {
   BLAS.useSingleThread()
   Benchmark.defaultConfiguration = .init(
@@ -25,23 +25,6 @@ let benchmarks: @Sendable () -> Void = {
         }
       }
       blackHole(c)
-    }
-  }
-
-  for count in [1_000, 1_000_000] {
-    Benchmark("Adam update, \(count) parameters") { benchmark in
-      let layout = ParameterLayout([("w", [count])])
-      var parameters = ParameterSet(layout: layout, repeating: 1)
-      let gradients = ParameterSet(layout: layout, repeating: 0.01)
-      let adam = Adam()
-      var state = adam.makeState(for: parameters, totalSteps: 0)
-      adam.update(&parameters, gradients: gradients, loss: 0, state: &state)
-      benchmark.startMeasurement()
-      for _ in benchmark.scaledIterations {
-        adam.update(&parameters, gradients: gradients, loss: 0, state: &state)
-      }
-      benchmark.stopMeasurement()
-      blackHole(parameters)
     }
   }
 }
