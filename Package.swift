@@ -23,12 +23,14 @@ let package = Package(
     .library(name: "LoptOptimizers", targets: ["LoptOptimizers"]),
     .library(name: "LoptTasks", targets: ["LoptTasks"]),
     .library(name: "LoptLearned", targets: ["LoptLearned"]),
+    .library(name: "LoptMeta", targets: ["LoptMeta"]),
     .library(name: "LoptEval", targets: ["LoptEval"]),
     .library(name: "LoptCLI", targets: ["LoptCLI"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
+    .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
   ],
   targets: [
     // MARK: - System libraries and C shims
@@ -80,15 +82,27 @@ let package = Package(
       swiftSettings: strict
     ),
     .target(
+      name: "LoptMeta",
+      dependencies: [
+        "LoptCore", "LoptOptimizers", "LoptTasks", "LoptLearned",
+        .product(name: "Yams", package: "Yams"),
+      ],
+      swiftSettings: strict
+    ),
+    .target(
       name: "LoptEval",
-      dependencies: ["LoptCore", "LoptOptimizers", "LoptTasks"],
+      dependencies: [
+        "LoptCore", "LoptOptimizers", "LoptTasks", "LoptLearned",
+        .product(name: "Yams", package: "Yams"),
+      ],
+      resources: [.copy("Resources")],
       swiftSettings: strict
     ),
     .target(
       name: "LoptCLI",
       dependencies: [
-        "LoptCore", "LoptNN", "LoptData", "LoptOptimizers", "LoptTasks", "LoptLearned", "LoptEval",
-        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        "LoptCore", "LoptNN", "LoptData", "LoptOptimizers", "LoptTasks", "LoptLearned", "LoptMeta",
+        "LoptEval", .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: strict
     ),
@@ -137,6 +151,11 @@ let package = Package(
       name: "LoptLearnedTests",
       dependencies: ["LoptLearned", "LoptTestSupport"],
       resources: [.copy("Resources")],
+      swiftSettings: strict
+    ),
+    .testTarget(
+      name: "LoptMetaTests",
+      dependencies: ["LoptMeta", "LoptTestSupport"],
       swiftSettings: strict
     ),
     .testTarget(

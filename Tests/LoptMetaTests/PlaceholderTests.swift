@@ -1,0 +1,5 @@
+import Testing
+
+@testable import LoptMeta
+
+@Test func placeholder() { #expect(Bool(true)) }
