@@ -73,7 +73,10 @@ let package = Package(
     ),
     .target(
       name: "LoptTasks",
-      dependencies: ["LoptCore", "LoptNN", "LoptData", "LoptOptimizers"],
+      dependencies: [
+        "LoptCore", "LoptNN", "LoptData", "LoptOptimizers",
+        .product(name: "Yams", package: "Yams"),
+      ],
       swiftSettings: strict
     ),
     .target(

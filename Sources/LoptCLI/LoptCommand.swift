@@ -7,8 +7,8 @@ public struct LoptCommand: ParsableCommand {
     commandName: "lopt",
     abstract: "Learned optimizers: train with them, meta-train them, evaluate them.",
     subcommands: [
-      Train.self, Tune.self, Plot.self, TasksCommand.self, Demo.self, Bench.self,
-      LearnedOptimizerCommand.self,
+      Train.self, Tune.self, MetaTrain.self, Plot.self, TasksCommand.self,
+      LearnedOptimizerCommand.self, Demo.self, Bench.self,
     ]
   )
 

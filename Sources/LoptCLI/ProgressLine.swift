@@ -19,16 +19,20 @@ struct ProgressLine {
 
   /// Redraws the line for `step` (1-based count of finished steps) if enough time has passed.
   mutating func update(step: Int, loss: Float) {
+    let (label, total) = (label, total)
+    update(step: step) { elapsed in
+      Self.text(label: label, step: step, total: total, loss: loss, elapsed: elapsed)
+    }
+  }
+
+  /// Redraws the line with the text `text(elapsed seconds)` if enough time has passed.
+  mutating func update(step: Int, text: (TimeInterval) -> String) {
     guard isEnabled else { return }
     let now = Date()
     guard now.timeIntervalSince(lastDraw) >= 0.1 || step == total else { return }
     lastDraw = now
     FileHandle.standardError.write(
-      Data(
-        ("\r"
-          + Self.text(
-            label: label, step: step, total: total, loss: loss,
-            elapsed: now.timeIntervalSince(start)) + "\u{1B}[K").utf8))
+      Data(("\r" + text(now.timeIntervalSince(start)) + "\u{1B}[K").utf8))
   }
 
   /// Ends the line so later output starts on a fresh one.

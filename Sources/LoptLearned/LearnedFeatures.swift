@@ -233,6 +233,10 @@ protocol PerParameterFeatures {
 /// Sees the intermediate values of every element as a per-parameter MLP step runs (tests use
 /// it to compare with the reference's intermediates; the optimizers run with ``NoObserver``).
 protocol PerParameterObserver {
+  /// Whether ``observe(tensor:element:rawFeatures:input:output:update:)`` records anything
+  /// (when not, the step skips gathering the values it would be passed).
+  static var isActive: Bool { get }
+
   /// Called once per element after the update is computed.
   mutating func observe(
     tensor: Int, element: Int, rawFeatures: UnsafeBufferPointer<Float>,
@@ -242,6 +246,8 @@ protocol PerParameterObserver {
 
 /// The observer that records nothing.
 struct NoObserver: PerParameterObserver {
+  static var isActive: Bool { false }
+
   @inline(__always)
   mutating func observe(
     tensor: Int, element: Int, rawFeatures: UnsafeBufferPointer<Float>,
@@ -250,8 +256,14 @@ struct NoObserver: PerParameterObserver {
   ) {}
 }
 
-/// A fully connected ReLU network applied to one element's features at a time, with its weights
-/// read in place from θ (`w` is `[in, out]`, `y = x·w + b`; no activation on the output).
+/// A fully connected ReLU network applied to the features of a block of elements, with its
+/// weights read in place from θ (`w` is `[in, out]`, `y = x·w + b`; no activation on the
+/// output).
+///
+/// Activations are stored feature-major (`[width][block]`), so every multiply-add runs along
+/// the block and vectorises; each element's sums are formed in the same order as a
+/// one-element-at-a-time product (inputs in order, then the bias), so results do not depend on
+/// the block size.
 struct PerParameterMLP: Sendable {
   /// Widths from the input to the output (MLPLOpt's are `[19, 32, 32, 2]`).
   let widths: [Int]
@@ -260,52 +272,66 @@ struct PerParameterMLP: Sendable {
   /// Offsets into θ of each layer's bias.
   let biasOffsets: [Int]
 
-  /// The largest width: the size of each of the two activation buffers.
+  /// Elements per block.
+  static let blockSize = 64
+
+  /// The largest width: the size of each of the two activation buffers, in block rows.
   var maximumWidth: Int { widths.max() ?? 0 }
 
-  /// Runs the network on `input` and returns the first two outputs.
-  ///
-  /// `scratch` holds `2 × maximumWidth` floats.
+  /// Runs the network on the `count` (≤ ``blockSize``) elements of `input` (`[widths[0]][blockSize]`)
+  /// and returns the output buffer (`[widths.last][blockSize]`), one of the two halves of
+  /// `scratch` (`2 × maximumWidth × blockSize` floats).
   @inline(__always)
   func apply(
-    theta: UnsafePointer<Float>, input: UnsafePointer<Float>,
+    theta: UnsafePointer<Float>, input: UnsafePointer<Float>, count: Int,
     scratch: UnsafeMutablePointer<Float>
-  ) -> (Float, Float) {
-    var source = UnsafePointer(input)
+  ) -> UnsafePointer<Float> {
+    let block = Self.blockSize
+    var source = input
     var destination = scratch
     let layers = widths.count - 1
     for layer in 0..<layers {
       let (fanIn, fanOut) = (widths[layer], widths[layer + 1])
       let w = theta + weightOffsets[layer]
       let b = theta + biasOffsets[layer]
-      for j in 0..<fanOut { destination[j] = 0 }
-      for i in 0..<fanIn {
-        let x = source[i]
-        let row = w + i * fanOut
-        for j in 0..<fanOut { destination[j] += x * row[j] }
-      }
-      for j in 0..<fanOut { destination[j] += b[j] }
-      if layer < layers - 1 {
-        for j in 0..<fanOut { destination[j] = max(destination[j], 0) }
+      for j in 0..<fanOut {
+        let out = destination + j * block
+        for e in 0..<count { out[e] = 0 }
+        for i in 0..<fanIn {
+          let weight = w[i * fanOut + j]
+          let x = source + i * block
+          for e in 0..<count { out[e] += x[e] * weight }
+        }
+        let bias = b[j]
+        if layer < layers - 1 {
+          for e in 0..<count { out[e] = max(out[e] + bias, 0) }
+        } else {
+          for e in 0..<count { out[e] += bias }
+        }
       }
       source = UnsafePointer(destination)
-      destination = destination == scratch ? scratch + maximumWidth : scratch
+      destination =
+        destination == scratch ? scratch + maximumWidth * block : scratch
     }
-    return (source[0], source[1])
+    return source
   }
 }
 
 /// Scratch memory for ``PerParameterStep``, allocated once per optimizer state.
 struct PerParameterScratch: Sendable {
-  /// Raw features, normalised input (features then step embedding), MLP activations.
+  /// Raw features of one element, the step features, the block's normalised inputs
+  /// (`[inputs][block]`), the MLP's activations.
   var floats: [Float]
   /// Per-feature sums of squares over the tensor.
   var sums: [Double]
 
   /// Scratch for `featureCount` features, `stepFeatureCount` appended inputs and `network`.
   init(featureCount: Int, stepFeatureCount: Int, network: PerParameterMLP) {
+    let block = PerParameterMLP.blockSize
     floats = [Float](
-      repeating: 0, count: 2 * featureCount + stepFeatureCount + 2 * network.maximumWidth)
+      repeating: 0,
+      count: 2 * featureCount + stepFeatureCount + network.widths[0] * block
+        + 2 * network.maximumWidth * block)
     sums = [Double](repeating: 0, count: featureCount)
   }
 }
@@ -317,8 +343,9 @@ struct PerParameterScratch: Sendable {
 /// (d, a) = MLP([x̂, step features])
 /// p ← p − d · exp(expMult · a) · stepMult
 /// ```
-/// Pass 1 accumulates the channel sums of squares; pass 2 recomputes each element's features,
-/// normalises them, runs the MLP and writes the parameter. No `[S, F]` buffer is made.
+/// Pass 1 accumulates the channel sums of squares; pass 2 recomputes the features block by
+/// block (``PerParameterMLP/blockSize`` elements), normalises them, runs the MLP on the block
+/// and writes the parameters. No `[S, F]` buffer is made.
 enum PerParameterStep {
   /// Applies the step to the `count` parameters at `parameters`.
   ///
@@ -332,11 +359,13 @@ enum PerParameterStep {
     guard count > 0 else { return }
     let featureCount = source.featureCount
     let inputCount = network.widths[0]
+    let block = PerParameterMLP.blockSize
     scratch.sums.withUnsafeMutableBufferPointer { sums in
       scratch.floats.withUnsafeMutableBufferPointer { floats in
         let raw = floats.baseAddress!
-        let input = raw + featureCount
-        let activations = input + inputCount
+        let stepFeatures = raw + 2 * featureCount
+        let inputs = stepFeatures + (inputCount - featureCount)
+        let activations = inputs + inputCount * block
         for c in 0..<featureCount { sums[c] = 0 }
         for i in 0..<count {
           source.write(element: i, into: raw)
@@ -345,18 +374,33 @@ enum PerParameterStep {
         for c in 0..<featureCount {
           sums[c] = Double(lopt_rsqrtf(1e-5 + Float(sums[c] / Double(count))))
         }
-        for i in 0..<count {
-          source.write(element: i, into: raw)
-          for c in 0..<featureCount { input[c] = raw[c] * Float(sums[c]) }
-          let (direction, magnitude) = network.apply(
-            theta: theta, input: input, scratch: activations)
-          let step = direction * exp(magnitude * expMult) * stepMult
-          parameters[i] -= step
-          observer.observe(
-            tensor: tensor, element: i,
-            rawFeatures: UnsafeBufferPointer(start: raw, count: featureCount),
-            input: UnsafeBufferPointer(start: input, count: inputCount),
-            output: (direction, magnitude), update: step)
+        for c in featureCount..<inputCount {
+          let value = stepFeatures[c - featureCount]
+          for e in 0..<block { inputs[c * block + e] = value }
+        }
+        for first in stride(from: 0, to: count, by: block) {
+          let n = min(block, count - first)
+          for e in 0..<n {
+            source.write(element: first + e, into: raw)
+            for c in 0..<featureCount { inputs[c * block + e] = raw[c] * Float(sums[c]) }
+          }
+          let output = network.apply(
+            theta: theta, input: inputs, count: n, scratch: activations)
+          for e in 0..<n {
+            let (direction, magnitude) = (output[e], output[block + e])
+            let step = direction * exp(magnitude * expMult) * stepMult
+            if Observer.isActive {
+              source.write(element: first + e, into: raw)
+              let input = raw + featureCount
+              for c in 0..<inputCount { input[c] = inputs[c * block + e] }
+              observer.observe(
+                tensor: tensor, element: first + e,
+                rawFeatures: UnsafeBufferPointer(start: raw, count: featureCount),
+                input: UnsafeBufferPointer(start: input, count: inputCount),
+                output: (direction, magnitude), update: step)
+            }
+            parameters[first + e] -= step
+          }
         }
       }
     }

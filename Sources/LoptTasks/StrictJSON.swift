@@ -1,12 +1,12 @@
 import Foundation
 
 /// JSON decoding that rejects keys the type does not know (user files: configs and specs).
-enum StrictJSON {
+public enum StrictJSON {
   /// Decodes `T` from `data`, then re-encodes it and reports the first key of the input that
   /// the re-encoding lacks (`null` values count as absent).
   ///
   /// - Throws: ``TaskSpecError`` (malformed JSON, a wrong type, a missing or unknown field).
-  static func decode<T: Codable>(_ type: T.Type, from data: Data) throws -> T {
+  public static func decode<T: Codable>(_ type: T.Type, from data: Data) throws -> T {
     let object: Any
     do {
       object = try JSONSerialization.jsonObject(with: data)

@@ -111,13 +111,19 @@ public struct TaskDistribution: Codable, Hashable, Sendable {
   ///
   /// - Throws: ``TaskSamplingError`` when no sample of the drawn family fits its budget.
   public func sample(key: RandomKey, costModel: CostModel = .default) throws -> TaskSpec {
+    let (budget, family) = sampleFamily(key: key)
+    return try family.sample(
+      key: key.folding(in: 1), budget: budget, costModel: costModel, augments: augments)
+  }
+
+  /// The first two draws of ``sample(key:costModel:)``: a budget by weight, then a family by
+  /// weight among those the budget allows.
+  public func sampleFamily(key: RandomKey) -> (budget: Double, family: TaskFamily) {
     var r = SpecRandom(key: key)
     let budget = budgets[Self.weightedIndex(budgets.map(\.weight), r.uniform())].seconds
     let allowed = members.filter { $0.minimumBudget <= budget }
     precondition(!allowed.isEmpty, "no family of \(name) is allowed at a budget of \(budget) s")
-    let family = allowed[Self.weightedIndex(allowed.map(\.weight), r.uniform())].family
-    return try family.sample(
-      key: key.folding(in: 1), budget: budget, costModel: costModel, augments: augments)
+    return (budget, allowed[Self.weightedIndex(allowed.map(\.weight), r.uniform())].family)
   }
 
   private static func weightedIndex(_ weights: [Double], _ u: Double) -> Int {

@@ -230,6 +230,25 @@ public struct TaskSpec: Codable, Hashable, Sendable {
     self.seed = seed
   }
 
+  private enum CodingKeys: String, CodingKey {
+    case family, model, data, batchSize, activation, initializer, augmentation, seed
+  }
+
+  /// Decodes a spec; `augmentation` (none) and `seed` (0) may be left out.
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    self.init(
+      family: try c.decode(TaskFamily.self, forKey: .family),
+      model: try c.decode(ModelSpec.self, forKey: .model),
+      data: try c.decode(DataSpec.self, forKey: .data),
+      batchSize: try c.decode(Int.self, forKey: .batchSize),
+      activation: try c.decodeIfPresent(ActivationName.self, forKey: .activation),
+      initializer: try c.decodeIfPresent(WeightInitializer.self, forKey: .initializer),
+      augmentation: try c.decodeIfPresent(AugmentationSpec.self, forKey: .augmentation)
+        ?? AugmentationSpec(),
+      seed: try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? 0)
+  }
+
   /// Decodes a spec from JSON, rejecting keys it does not know and validating the values.
   ///
   /// - Throws: ``TaskSpecError`` naming the offending field.

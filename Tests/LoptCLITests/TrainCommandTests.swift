@@ -68,15 +68,17 @@ import Testing
           train                   Train a task (an MLP by default, or --task/--spec)
                                   with an optimizer.
           tune                    Find an optimizer's best learning rate on a task.
+          meta-train              Meta-train a learned optimizer with evolution
+                                  strategies over a task distribution.
           plot                    Draw loss curves from metrics files (JSON lines) as
                                   an SVG.
           tasks                   List, sample and time training tasks.
+          lopt                    Inspect and convert learned-optimizer checkpoints
+                                  (Lopt safetensors, flax msgpack).
           demo                    Train a small MLP on the shipped digits data with
                                   Adam and show the loss curve.
           bench                   Measure training steps/s of the reference MLPs (Adam,
                                   batch 128, one thread).
-          lopt                    Inspect and convert learned-optimizer checkpoints
-                                  (Lopt safetensors, flax msgpack).
 
           See 'lopt help <subcommand>' for detailed help.
         """)

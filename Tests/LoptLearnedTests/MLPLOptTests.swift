@@ -7,6 +7,8 @@ import Testing
 
 /// Records every element's intermediates of one step, per tensor.
 struct StepRecorder: PerParameterObserver {
+  static var isActive: Bool { true }
+
   var rawFeatures: [[Float]]
   var inputs: [[Float]]
   var outputs: [[Float]]

@@ -1,0 +1,342 @@
+import Foundation
+import LoptCore
+import LoptLearned
+import LoptOptimizers
+import LoptTasks
+import Synchronization
+
+/// One evaluation of θ on the configuration's fixed tasks.
+public struct EvaluationRecord: Codable, Equatable, Sendable {
+  /// Always `"evaluation"` (metrics lines are told apart by this key).
+  public var kind = "evaluation"
+  /// The outer step θ was taken at.
+  public var step: Int
+  /// The mean over tasks and seeds of the final normalised loss (`nil`: every run diverged).
+  public var meanLoss: Float?
+  /// The same for Adam at learning rate 1e-3 on the same tasks and seeds.
+  public var adamMeanLoss: Float?
+  /// Per task (in configuration order), the final normalised loss averaged over seeds.
+  public var taskLosses: [Float]
+  /// Runs that diverged.
+  public var divergedRuns: Int
+}
+
+/// What a caller sees of a running meta-training run.
+public struct MetaTrainingObserver: Sendable {
+  /// Called after every outer step.
+  public var didStep: @Sendable (OuterStepRecord) -> Void
+  /// Called after every evaluation.
+  public var didEvaluate: @Sendable (EvaluationRecord) -> Void
+  /// Warnings (a skipped damaged checkpoint).
+  public var warn: @Sendable (String) -> Void
+
+  /// Creates an observer; by default it ignores everything.
+  public init(
+    didStep: @escaping @Sendable (OuterStepRecord) -> Void = { _ in },
+    didEvaluate: @escaping @Sendable (EvaluationRecord) -> Void = { _ in },
+    warn: @escaping @Sendable (String) -> Void = { _ in }
+  ) {
+    self.didStep = didStep
+    self.didEvaluate = didEvaluate
+    self.warn = warn
+  }
+}
+
+/// How a run ended.
+public struct MetaTrainingSummary: Sendable {
+  /// Outer steps done.
+  public var steps: Int
+  /// The final θ.
+  public var theta: ParameterSet
+  /// The last evaluation, if any.
+  public var lastEvaluation: EvaluationRecord?
+  /// Core-seconds spent, resumed parts included.
+  public var coreSeconds: Double
+  /// Whether the run stopped early on request (SIGINT/SIGTERM).
+  public var wasInterrupted: Bool
+}
+
+/// Meta-trains the learned optimizer a configuration names, writing into `directory`.
+///
+/// Only rank 0 of `exchange` writes files and reports to `observer`. A stop request
+/// (``MetaTrainingStop``) ends the run after the current outer step with a checkpoint.
+///
+/// - Parameters:
+///   - configuration: the run's settings.
+///   - directory: where the run's files go.
+///   - resume: continue from the newest intact checkpoint in `directory` instead of starting.
+///   - exchange: how this process shares lane results with the others.
+///   - observer: receives progress (on rank 0).
+/// - Returns: the final θ, the steps done and the compute spent.
+/// - Throws: ``MetaTrainingError``, ``TaskSpecError`` for bad tasks, ``CheckpointError`` for
+///   a bad initial checkpoint, ``AtomicFileError`` when a file cannot be written.
+public func metaTrain(
+  _ configuration: MetaTrainingConfiguration, directory: RunDirectory, resume: Bool,
+  exchange: any LaneExchange = LocalExchange(), observer: MetaTrainingObserver = .init()
+) throws -> MetaTrainingSummary {
+  try configuration.validate()
+  let section = configuration.learnedOptimizer
+  switch section.kind {
+  case .adafacMLP:
+    return try MetaTrainingRun<AdafacMLP>(
+      configuration, architecture: section.adafacMLP, directory: directory, exchange: exchange,
+      observer: observer
+    ).run(resume: resume)
+  case .mlpLOpt:
+    return try MetaTrainingRun<MLPLOpt>(
+      configuration, architecture: section.mlpLOpt, directory: directory, exchange: exchange,
+      observer: observer
+    ).run(resume: resume)
+  case .velo:
+    return try MetaTrainingRun<VeLO>(
+      configuration, architecture: section.velo, directory: directory, exchange: exchange,
+      observer: observer
+    ).run(resume: resume)
+  }
+}
+
+/// Stop requests for running meta-training (set from a signal handler).
+public enum MetaTrainingStop {
+  private static let requested = Atomic<Bool>(false)
+
+  /// Asks running meta-training to checkpoint and return after the current outer step.
+  public static func request() { requested.store(true, ordering: .relaxed) }
+
+  /// Whether a stop was requested.
+  public static var isRequested: Bool { requested.load(ordering: .relaxed) }
+}
+
+/// A run of one learned-optimizer kind.
+struct MetaTrainingRun<Optimizer: LearnedOptimizer> {
+  let configuration: MetaTrainingConfiguration
+  let architecture: Optimizer.Configuration
+  let directory: RunDirectory
+  let exchange: any LaneExchange
+  let observer: MetaTrainingObserver
+  let problem: LearnedOptimizerProblem<Optimizer>
+  let trainer: MetaTrainer<LearnedOptimizerProblem<Optimizer>>
+  let evaluationTasks: [TaskSpec]
+
+  init(
+    _ configuration: MetaTrainingConfiguration, architecture: Optimizer.Configuration,
+    directory: RunDirectory, exchange: any LaneExchange, observer: MetaTrainingObserver
+  ) throws {
+    self.configuration = configuration
+    self.architecture = architecture
+    self.directory = directory
+    self.exchange = exchange
+    self.observer = observer
+    let source = try configuration.taskSource()
+    problem = LearnedOptimizerProblem(configuration: architecture, source: source)
+    let randomness = MetaRandomness(seed: configuration.seed)
+    var theta = Optimizer.initialMetaParameters(
+      for: architecture, key: randomness.key.folding(in: 0))
+    if let path = configuration.learnedOptimizer.initialCheckpoint {
+      let checkpoint = try Checkpoint.load(
+        URL(fileURLWithPath: path), configuration: configuration.learnedOptimizer.configuration)
+      theta = ParameterSet(layout: theta.layout, flat: checkpoint.metaParameters.flat)
+    }
+    trainer = MetaTrainer(
+      estimator: GradientEstimator(
+        problem: problem, settings: configuration.estimator, truncation: configuration.truncation,
+        randomness: randomness),
+      outer: configuration.outer, families: configuration.families, theta: theta,
+      exchange: exchange, pool: WorkerPool(threads: configuration.threads))
+    if !configuration.evaluation.tasks.isEmpty {
+      evaluationTasks = try configuration.evaluation.tasks.map { try $0.resolved() }
+    } else if case .tasks(let specs) = source {
+      evaluationTasks = specs
+    } else {
+      evaluationTasks = []
+    }
+  }
+
+  private var isWriter: Bool { exchange.rank == 0 }
+
+  func run(resume: Bool) throws -> MetaTrainingSummary {
+    try checkAgreement()
+    let hash = configuration.trajectoryHash
+    var coreSeconds = 0.0
+    let writer: MetricsLines?
+    if resume {
+      let template = RunCheckpoint(
+        theta: trainer.theta, outer: trainer.outer, step: 0, coreSeconds: 0,
+        configurationHash: hash)
+      guard
+        let checkpoint = directory.latestCheckpoint(
+          like: template, warn: isWriter ? observer.warn : { _ in })
+      else { throw MetaTrainingError.nothingToResume(directory.url.path) }
+      trainer.restore(theta: checkpoint.theta, outer: checkpoint.outer, step: checkpoint.step)
+      coreSeconds = checkpoint.coreSeconds
+      if isWriter { try directory.truncateMetrics(after: checkpoint.step) }
+      writer = isWriter ? try MetricsLines(url: directory.metricsURL, appending: true) : nil
+    } else {
+      if !directory.checkpointSteps().isEmpty {
+        throw MetaTrainingError.configurationMismatch(
+          "\(directory.url.path) already holds a meta-training run; pass --resume to continue "
+            + "it or choose another --out")
+      }
+      if isWriter {
+        try directory.create()
+        try AtomicFile.write(configuration.json() + "\n", to: directory.configurationURL)
+      }
+      writer = isWriter ? try MetricsLines(url: directory.metricsURL, appending: false) : nil
+    }
+    let outerSteps = configuration.outer.steps
+    let processes = Double(trainer.pool.threads * exchange.size)
+    var lastCheckpoint = Date()
+    var lastEvaluation: EvaluationRecord?
+    var interrupted = false
+    func checkpoint() throws {
+      guard isWriter else { return }
+      try directory.writeCheckpoint(
+        RunCheckpoint(
+          theta: trainer.theta, outer: trainer.outer, step: trainer.step,
+          coreSeconds: coreSeconds, configurationHash: hash),
+        optimizer: Checkpoint(
+          configuration: configuration.learnedOptimizer.configuration,
+          metaParameters: trainer.theta, metaTrainingStep: trainer.step))
+      lastCheckpoint = Date()
+    }
+    func evaluate() throws {
+      guard !evaluationTasks.isEmpty else { return }
+      let record = try evaluation(at: trainer.step)
+      lastEvaluation = record
+      try writer?.write(record)
+      if isWriter { observer.didEvaluate(record) }
+    }
+    if !resume { try evaluate() }
+    while trainer.step < outerSteps {
+      if MetaTrainingStop.isRequested {
+        interrupted = true
+        break
+      }
+      let record = try trainer.runStep()
+      coreSeconds += record.seconds * processes
+      try writer?.write(record)
+      if isWriter { observer.didStep(record) }
+      let every = configuration.evaluation.every
+      if every > 0, trainer.step % every == 0, trainer.step < outerSteps { try evaluate() }
+      if Date().timeIntervalSince(lastCheckpoint) >= configuration.checkpointSeconds {
+        try checkpoint()
+      }
+    }
+    if !interrupted, lastEvaluation?.step != trainer.step { try evaluate() }
+    try checkpoint()
+    return MetaTrainingSummary(
+      steps: trainer.step, theta: trainer.theta, lastEvaluation: lastEvaluation,
+      coreSeconds: coreSeconds, wasInterrupted: interrupted)
+  }
+
+  /// Checks that every process runs the same configuration.
+  private func checkAgreement() throws {
+    let hash = configuration.hash
+    let halves = [Double(hash >> 32), Double(hash & 0xffff_ffff)]
+    let all = try exchange.allGather(halves)
+    guard all.count == 2 * exchange.size,
+      stride(from: 0, to: all.count, by: 2).allSatisfy({
+        all[$0] == halves[0] && all[$0 + 1] == halves[1]
+      })
+    else {
+      throw MetaTrainingError.configurationMismatch(
+        "the processes of this run were started with different configurations (hash mismatch); "
+          + "start every rank with the same file and options")
+    }
+  }
+
+  /// Trains every evaluation task and seed with θ and with Adam (1e-3), split over processes
+  /// and threads.
+  private func evaluation(at step: Int) throws -> EvaluationRecord {
+    let settings = configuration.evaluation
+    let jobs = evaluationTasks.count * settings.seeds
+    let mine = (0..<jobs).filter { exchange.owns(lane: $0) }
+    let rule = try problem.rule(for: trainer.theta)
+    let results = ValueSlots(count: 2 * mine.count)
+    let (tasks, steps, batches) = (
+      evaluationTasks, settings.steps, configuration.estimator.recomputeBatches
+    )
+    trainer.pool.run(2 * mine.count) { slot in
+      let job = mine[slot / 2]
+      var spec = tasks[job / settings.seeds]
+      spec.seed = 1_000_000 + UInt64(job % settings.seeds)
+      results[slot] = Self.finalLoss(
+        spec, steps: steps, batches: batches, rule: rule, usesAdam: slot % 2 == 1)
+    }
+    let local = (0..<mine.count).map { results[2 * $0] }
+    let adamLocal = (0..<mine.count).map { results[2 * $0 + 1] }
+    let losses = try exchange.gather(values: local.map(Double.init), jobCount: jobs)
+    let adam = try exchange.gather(values: adamLocal.map(Double.init), jobCount: jobs)
+    func mean(_ values: [Double]) -> Float? {
+      let finite = values.filter(\.isFinite)
+      return finite.isEmpty ? nil : Float(finite.reduce(0, +) / Double(finite.count))
+    }
+    let perTask = (0..<evaluationTasks.count).map { task in
+      mean(Array(losses[(task * settings.seeds)..<((task + 1) * settings.seeds)])) ?? .nan
+    }
+    return EvaluationRecord(
+      step: step, meanLoss: mean(losses), adamMeanLoss: mean(adam), taskLosses: perTask,
+      divergedRuns: losses.filter { !$0.isFinite }.count)
+  }
+
+  /// The final normalised loss of one evaluation run (NaN when the task cannot be built or
+  /// training diverges).
+  private static func finalLoss(
+    _ spec: TaskSpec, steps: Int, batches: Int, rule: Optimizer, usesAdam: Bool
+  ) -> Float {
+    guard let task = try? spec.makeTask() else { return .nan }
+    let result: TrainingResult?
+    if usesAdam {
+      result = try? train(
+        task, optimizer: Adam(learningRate: 1e-3), steps: steps, key: spec.initializationKey,
+        logInterval: steps)
+    } else {
+      result = try? train(
+        task, optimizer: rule, steps: steps, key: spec.initializationKey, logInterval: steps)
+    }
+    guard let result else { return .nan }
+    return LearnedOptimizerProblem<Optimizer>.recomputedLoss(
+      task, parameters: result.parameters, after: steps, batches: batches)
+  }
+}
+
+/// Float slots written by pool jobs, one slot per job.
+final class ValueSlots: @unchecked Sendable {
+  private let slots: UnsafeMutableBufferPointer<Float>
+
+  init(count: Int) {
+    slots = .allocate(capacity: count)
+    slots.initialize(repeating: .nan)
+  }
+
+  deinit { slots.deallocate() }
+
+  subscript(index: Int) -> Float {
+    get { slots[index] }
+    set { slots[index] = newValue }
+  }
+}
+
+/// `metrics.jsonl`: one JSON object per line, flushed as written.
+final class MetricsLines {
+  private let handle: FileHandle
+  private let encoder = JSONEncoder()
+
+  init(url: URL, appending: Bool) throws {
+    if !appending || !FileManager.default.fileExists(atPath: url.path) {
+      guard FileManager.default.createFile(atPath: url.path, contents: nil) else {
+        throw MetaTrainingError.cannotWrite(url.path)
+      }
+    }
+    handle = try FileHandle(forWritingTo: url)
+    try handle.seekToEnd()
+    encoder.outputFormatting = [.sortedKeys]
+  }
+
+  deinit { try? handle.close() }
+
+  func write(_ record: some Encodable) throws {
+    var line = try encoder.encode(record)
+    line.append(UInt8(ascii: "\n"))
+    try handle.write(contentsOf: line)
+  }
+}

@@ -1,5 +1,0 @@
-import Testing
-
-@testable import LoptMeta
-
-@Test func placeholder() { #expect(Bool(true)) }
