@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LoptCore
 import LoptData
+import LoptMeta
 import LoptNN
 import LoptOptimizers
 import LoptTasks
@@ -25,6 +26,13 @@ struct Bench: ParsableCommand {
   @Option(help: "Also write the results as JSON to this file.")
   var json: String?
 
+  @Option(
+    help: """
+      Also measure meta-training throughput (inner steps/s with 1 and 2 threads) with this \
+      configuration, run for a few outer steps with a constant unroll of 100 steps; "none" to skip.
+      """)
+  var metaConfig = "configs/fast-mlp.yaml"
+
   func validate() throws {
     guard repeats > 0 else { throw ValidationError("--repeats must be positive") }
     guard blockSeconds > 0 else { throw ValidationError("--block-seconds must be positive") }
@@ -39,6 +47,21 @@ struct Bench: ParsableCommand {
         "\(workload.name)  MLP \(workload.widthsText), batch \(workload.batchSize): "
           + "\(Int(result.median)) steps/s (\(Int(result.min))–\(Int(result.max)))")
       results.append(result)
+    }
+    if metaConfig != "none" {
+      for threads in [1, 2] {
+        let result = try measureMetaTraining(threads: threads)
+        print(
+          "meta-training (\(metaConfig), \(threads) thread\(threads > 1 ? "s" : "")): "
+            + "\(Int(result.median)) inner steps/s (\(Int(result.min))–\(Int(result.max)))")
+        results.append(result)
+      }
+      if let one = results.first(where: { $0.name == "meta_train_threads1" }),
+        let two = results.first(where: { $0.name == "meta_train_threads2" })
+      {
+        print(
+          String(format: "meta-training speedup, 2 threads over 1: %.2f×", two.median / one.median))
+      }
     }
     if let json {
       let encoder = JSONEncoder()
@@ -77,6 +100,52 @@ struct Bench: ParsableCommand {
       name: workload.name, median: rates[rates.count / 2], min: rates.first!, max: rates.last!,
       stepsPerBlock: count, repeats: repeats)
   }
+}
+
+extension Bench {
+  /// Inner steps per second of meta-training with `threads` threads, over the outer steps of
+  /// `repeats` runs of two outer steps (after one warm-up run), each in a fresh temporary run
+  /// directory.
+  private func measureMetaTraining(threads: Int) throws -> BenchResult {
+    guard let data = FileManager.default.contents(atPath: metaConfig) else {
+      throw ValidationError("cannot read --meta-config '\(metaConfig)' (run from the repository)")
+    }
+    var configuration = try MetaTrainingConfiguration(yaml: String(decoding: data, as: UTF8.self))
+    configuration.truncation = TruncationSchedule(kind: .constant, length: 100)
+    configuration.evaluation = .init(every: 0, tasks: [], steps: 1, seeds: 1)
+    configuration.outer.steps = 2
+    configuration.threads = threads
+    configuration.checkpointSeconds = 1e9
+    func once() throws -> Double {
+      let folder = FileManager.default.temporaryDirectory
+        .appendingPathComponent("lopt-bench-\(UUID().uuidString)")
+      defer { try? FileManager.default.removeItem(at: folder) }
+      let total = Totals()
+      _ = try metaTrain(
+        configuration, directory: RunDirectory(url: folder), resume: false,
+        observer: MetaTrainingObserver(didStep: { total.add($0.innerSteps, $0.seconds) }))
+      return total.rate
+    }
+    _ = try once()
+    let rates = try (0..<repeats).map { _ in try once() }.sorted()
+    return BenchResult(
+      name: "meta_train_threads\(threads)", median: rates[rates.count / 2], min: rates.first!,
+      max: rates.last!, stepsPerBlock: 0, repeats: repeats)
+  }
+}
+
+/// Inner steps and seconds summed over outer steps (reported from the run's thread).
+private final class Totals: @unchecked Sendable {
+  private let lock = NSLock()
+  private var steps = 0
+  private var seconds = 0.0
+  func add(_ innerSteps: Int, _ elapsed: Double) {
+    lock.withLock {
+      steps += innerSteps
+      seconds += elapsed
+    }
+  }
+  var rate: Double { lock.withLock { seconds > 0 ? Double(steps) / seconds : 0 } }
 }
 
 /// A reference training workload of `lopt bench` (the JAX peer's `mlp_small` and `mlp_large`).

@@ -15,8 +15,9 @@ public struct EvaluationRecord: Codable, Equatable, Sendable {
   public var meanLoss: Float?
   /// The same for Adam at learning rate 1e-3 on the same tasks and seeds.
   public var adamMeanLoss: Float?
-  /// Per task (in configuration order), the final normalised loss averaged over seeds.
-  public var taskLosses: [Float]
+  /// Per task (in configuration order), the final normalised loss averaged over seeds (`nil`
+  /// when every seed diverged).
+  public var taskLosses: [Float?]
   /// Runs that diverged.
   public var divergedRuns: Int
 }
@@ -149,6 +150,11 @@ struct MetaTrainingRun<Optimizer: LearnedOptimizer> {
     } else {
       evaluationTasks = []
     }
+    // Build every listed task once, so missing data or a bad spec stops the run here with a
+    // clear error instead of inside a lane.
+    var listed = evaluationTasks
+    if case .tasks(let specs) = source { listed += specs }
+    for spec in listed { _ = try spec.makeTask() }
   }
 
   private var isWriter: Bool { exchange.rank == 0 }
@@ -271,7 +277,7 @@ struct MetaTrainingRun<Optimizer: LearnedOptimizer> {
       return finite.isEmpty ? nil : Float(finite.reduce(0, +) / Double(finite.count))
     }
     let perTask = (0..<evaluationTasks.count).map { task in
-      mean(Array(losses[(task * settings.seeds)..<((task + 1) * settings.seeds)])) ?? .nan
+      mean(Array(losses[(task * settings.seeds)..<((task + 1) * settings.seeds)]))
     }
     return EvaluationRecord(
       step: step, meanLoss: mean(losses), adamMeanLoss: mean(adam), taskLosses: perTask,
