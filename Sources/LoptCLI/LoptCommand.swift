@@ -7,7 +7,7 @@ public struct LoptCommand: ParsableCommand {
     commandName: "lopt",
     abstract: "Learned optimizers: train with them, meta-train them, evaluate them.",
     subcommands: [
-      Train.self, Tune.self, MetaTrain.self, Plot.self, TasksCommand.self,
+      Train.self, Tune.self, MetaTrain.self, Eval.self, Plot.self, TasksCommand.self,
       LearnedOptimizerCommand.self, Demo.self, Bench.self,
     ]
   )

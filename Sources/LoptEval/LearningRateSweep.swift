@@ -64,43 +64,85 @@ public struct LearningRateSweep: Sendable {
     train: @Sendable (_ learningRate: Float, _ seed: UInt64, _ steps: Int) throws -> [Float],
     progress: @Sendable (_ done: Int, _ total: Int) -> Void = { _, _ in }
   ) throws -> [RunRecord] {
-    let keys = self.keys
-    var records = keys.map { cache?.record(for: $0) }
-    let missing = records.indices.filter { records[$0] == nil }
-    let state = Mutex((done: keys.count - missing.count, firstError: (any Error)?.none))
-    progress(state.withLock { $0.done }, keys.count)
-    records.withUnsafeMutableBufferPointer { buffer in
-      // Each iteration writes only its own slot `missing[i]`, so the writes never overlap.
-      nonisolated(unsafe) let slots = buffer.baseAddress!
-      DispatchQueue.concurrentPerform(iterations: missing.count) { i in
-        let key = keys[missing[i]]
+    try Self.run(
+      keys, cache: cache, train: { try train($0.learningRate, $0.seed, $0.steps) },
+      progress: { progress($0.runsDone, $0.runs) })
+  }
+
+  /// Runs every key not already in `cache` on `threads` threads and returns all records, in
+  /// the order of `keys`.
+  ///
+  /// Each thread takes the next missing run, longest first (so the long runs do not straggle
+  /// at the end); a key listed twice is run once. A run whose training throws
+  /// ``TrainingError`` is recorded as diverged; any other error stops the batch after the runs
+  /// in flight.
+  ///
+  /// - Parameters:
+  ///   - keys: the runs, possibly from many sweeps.
+  ///   - cache: where finished runs are looked up and stored (`nil`: nothing is cached).
+  ///   - threads: runs at a time (default: every core; more than the cores adds nothing).
+  ///   - train: trains the run of a key and returns its losses.
+  ///   - progress: called once before the first run and after each run, serially.
+  /// - Returns: one record per key, in `keys` order.
+  /// - Throws: the first error other than ``TrainingError`` a run or the cache threw.
+  public static func run(
+    _ keys: [RunKey], cache: RunCache?,
+    threads: Int = ProcessInfo.processInfo.activeProcessorCount,
+    train: @Sendable (RunKey) throws -> [Float],
+    progress: @Sendable (RunProgress) -> Void = { _ in }
+  ) throws -> [RunRecord] {
+    precondition(threads > 0, "a batch of runs needs at least one thread")
+    var found: [RunKey: RunRecord] = [:]
+    var unfound: [RunKey] = []
+    for key in Set(keys) {
+      if let record = cache?.record(for: key) { found[key] = record } else { unfound.append(key) }
+    }
+    let missing = unfound.sorted { ($0.steps, $0.canonicalText) > ($1.steps, $1.canonicalText) }
+    let cachedSteps = found.keys.reduce(0) { $0 + $1.steps }
+    let state = Mutex(
+      (
+        next: 0, firstError: (any Error)?.none, records: found,
+        progress: RunProgress(
+          runsDone: found.count, runs: found.count + missing.count,
+          stepsDone: cachedSteps, steps: cachedSteps + missing.reduce(0) { $0 + $1.steps },
+          cachedRuns: found.count, cachedSteps: cachedSteps)
+      ))
+    progress(state.withLock { $0.progress })
+    DispatchQueue.concurrentPerform(iterations: min(threads, missing.count)) { _ in
+      while let key = state.withLock({ s -> RunKey? in
+        guard s.firstError == nil, s.next < missing.count else { return nil }
+        s.next += 1
+        return missing[s.next - 1]
+      }) {
         do {
           let record = try Self.record(for: key, train: train)
           try cache?.store(record)
-          slots[missing[i]] = record
           state.withLock {
-            $0.done += 1
-            progress($0.done, keys.count)
+            $0.records[key] = record
+            $0.progress.runsDone += 1
+            $0.progress.stepsDone += key.steps
+            progress($0.progress)
           }
         } catch {
           state.withLock { $0.firstError = $0.firstError ?? error }
         }
       }
     }
-    if let error = state.withLock({ $0.firstError }) { throw error }
-    return records.map { $0! }
+    return try state.withLock { s in
+      if let error = s.firstError { throw error }
+      return keys.map { s.records[$0]! }
+    }
   }
 
   /// Trains the run of `key`, turning a divergence into a record.
   private static func record(
-    for key: RunKey,
-    train: (Float, UInt64, Int) throws -> [Float]
+    for key: RunKey, train: (RunKey) throws -> [Float]
   ) throws -> RunRecord {
     let start = Date()
     var losses: [Float] = []
     var diverged: Int?
     do {
-      losses = try train(key.learningRate, key.seed, key.steps)
+      losses = try train(key)
     } catch let error as TrainingError {
       switch error {
       case .nonFiniteLoss(let step, _), .nonFiniteGradient(let step): diverged = step
@@ -109,5 +151,33 @@ public struct LearningRateSweep: Sendable {
     return RunRecord(
       key: key, losses: losses, divergedAtStep: diverged,
       seconds: Date().timeIntervalSince(start))
+  }
+}
+
+/// How far a batch of runs has got, counting cached runs as done.
+public struct RunProgress: Sendable, Equatable {
+  /// Runs finished (cached ones included).
+  public var runsDone: Int
+  /// All runs of the batch.
+  public var runs: Int
+  /// Training steps of the finished runs.
+  public var stepsDone: Int
+  /// Training steps of all runs.
+  public var steps: Int
+  /// Runs found in the cache before the batch started.
+  public var cachedRuns: Int
+  /// Training steps of those runs.
+  public var cachedSteps: Int
+
+  /// Creates a progress value.
+  public init(
+    runsDone: Int, runs: Int, stepsDone: Int, steps: Int, cachedRuns: Int, cachedSteps: Int
+  ) {
+    self.runsDone = runsDone
+    self.runs = runs
+    self.stepsDone = stepsDone
+    self.steps = steps
+    self.cachedRuns = cachedRuns
+    self.cachedSteps = cachedSteps
   }
 }

@@ -55,18 +55,25 @@ public struct SVGPlot: Sendable {
   public var isLogX: Bool?
   /// Whether the y axis is logarithmic (`nil`: when the positive data span > 1 decade).
   public var isLogY: Bool?
+  /// The base of a logarithmic y axis: 10 (ticks 1, 2, 5 × 10ᵏ) or 2 (ticks at powers of two,
+  /// for ratios such as speedups).
+  public var yLogBase: Double
 
   /// Creates a chart; by default an axis is logarithmic when its data span over a decade.
+  ///
+  /// - Precondition: `yLogBase` is 2 or 10.
   public init(
     title: String, xLabel: String, yLabel: String, series: [Series], isLogX: Bool? = nil,
-    isLogY: Bool? = nil
+    isLogY: Bool? = nil, yLogBase: Double = 10
   ) {
+    precondition(yLogBase == 2 || yLogBase == 10, "a log axis has base 2 or 10")
     self.title = title
     self.xLabel = xLabel
     self.yLabel = yLabel
     self.series = series
     self.isLogX = isLogX
     self.isLogY = isLogY
+    self.yLogBase = yLogBase
   }
 
   fileprivate static let palette = [
@@ -81,13 +88,16 @@ public struct SVGPlot: Sendable {
     var low: Double
     var high: Double
     var isLog: Bool
+    /// The base of a logarithmic axis; `low` and `high` are then exponents of it.
+    var base: Double
 
-    init(values: [Double], isLog requested: Bool?) {
+    init(values: [Double], isLog requested: Bool?, base: Double = 10) {
       let finite = values.filter(\.isFinite)
       let positive = finite.filter { $0 > 0 }
       let span = (positive.max() ?? 1) / (positive.min() ?? 1)
       isLog = requested ?? (positive.count == finite.count && !positive.isEmpty && span > 10)
-      let used = isLog ? positive.map(log10) : finite
+      self.base = base
+      let used = isLog ? positive.map { log($0) / log(base) } : finite
       var (lo, hi) = (used.min() ?? 0, used.max() ?? 1)
       if hi - lo < 1e-12 { (lo, hi) = (lo - 0.5, hi + 0.5) }
       let pad = (hi - lo) * 0.04
@@ -97,11 +107,18 @@ public struct SVGPlot: Sendable {
     /// The position of `value` in [0, 1], or `nil` for values the axis cannot show.
     func fraction(_ value: Double) -> Double? {
       guard value.isFinite, !isLog || value > 0 else { return nil }
-      return ((isLog ? log10(value) : value) - low) / (high - low)
+      return ((isLog ? log(value) / log(base) : value) - low) / (high - low)
     }
 
     /// About five round tick values inside the range.
     var ticks: [Double] {
+      if isLog && base == 2 {
+        let exponents = Int(ceil(low))...Int(floor(high))
+        let step = max(1, (exponents.count + 9) / 10)
+        return exponents.filter { ($0 - exponents.lowerBound) % step == 0 }.map {
+          pow(2, Double($0))
+        }
+      }
       if isLog {
         let decades = Int(floor(low))...Int(ceil(high))
         let multipliers: [Double] = decades.count <= 3 ? [1, 2, 5] : [1]
@@ -124,7 +141,7 @@ public struct SVGPlot: Sendable {
     let plotHeight = h - Self.top - Self.bottom
     let all = series.flatMap(\.points)
     let x = Axis(values: all.map(\.x), isLog: isLogX)
-    let y = Axis(values: all.map(\.y), isLog: isLogY)
+    let y = Axis(values: all.map(\.y), isLog: isLogY, base: yLogBase)
     func px(_ v: Double) -> Double? { x.fraction(v).map { Self.left + $0 * plotWidth } }
     func py(_ v: Double) -> Double? { y.fraction(v).map { Self.top + (1 - $0) * plotHeight } }
     var svg = """
@@ -142,7 +159,8 @@ public struct SVGPlot: Sendable {
     for tick in y.ticks {
       guard let p = py(tick) else { continue }
       svg += line(Self.left, p, Self.left + plotWidth, p, stroke: "#e6e6e6")
-      svg += text(label(tick, isLog: y.isLog), Self.left - 8, p + 4, anchor: "end")
+      svg += text(
+        label(tick, isLog: y.isLog, base: y.base), Self.left - 8, p + 4, anchor: "end")
     }
     svg += """
       <rect x="\(n(Self.left))" y="\(n(Self.top))" width="\(n(plotWidth))" \
@@ -227,8 +245,13 @@ public struct SVGPlot: Sendable {
     "<text x=\"\(n(x))\" y=\"\(n(y))\" text-anchor=\"\(anchor)\">\(escaped(content))</text>\n"
   }
 
-  /// A tick label: `1e-05`-style powers on log axes, up to four significant digits otherwise.
-  private func label(_ value: Double, isLog: Bool) -> String {
+  /// A tick label: `1e-05`-style powers on log axes (`2^-12` on far base-2 ones), up to four
+  /// significant digits otherwise.
+  private func label(_ value: Double, isLog: Bool, base: Double = 10) -> String {
+    if isLog && base == 2 {
+      let exponent = Int(log2(value).rounded())
+      return (-6...12).contains(exponent) ? String(format: "%g", value) : "2^\(exponent)"
+    }
     if isLog {
       let exponent = Int(floor(log10(value) + 1e-9))
       let mantissa = (value / pow(10, Double(exponent))).rounded()

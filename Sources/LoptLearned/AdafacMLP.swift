@@ -212,7 +212,8 @@ public struct AdafacMLP: LearnedOptimizer {
       columnRsqrt: ParameterSet(layout: columns),
       scratch: PerParameterScratch(
         featureCount: configuration.featureCount,
-        stepFeatureCount: TrainingStepEmbedding.count, network: network))
+        stepFeatureCount: TrainingStepEmbedding.count, network: network,
+        largestTensor: parameters.layout.entries.map(\.count).max() ?? 0))
   }
 
   /// Applies one AdafacMLP step to every tensor.

@@ -7,7 +7,8 @@ import LoptCore
 /// - **Lopt safetensors** (the native format): one `F32` tensor per meta-parameter, named by
 ///   its reference tree name (``ParameterLayout`` order), and the metadata
 ///   `format = "lopt-learned-optimizer"`, `version = "1"`, `kind` (``LearnedOptimizerKind``),
-///   `configuration` (the configuration as JSON) and, if known, `meta_training_step`.
+///   `configuration` (the configuration as JSON) and, if known, `meta_training_step` and
+///   `meta_training_core_hours`.
 /// - **flax msgpack**, the format of learned_optimization's checkpoints and of the released VeLO
 ///   (VELO_SPEC.md §3.2): `{"params": θ, "gen_id": str, "step": …}` or the tuple form
 ///   `{"0": θ, "1": …, "2": …}`, θ a tree of maps whose leaves are ext-type-1 arrays. The file
@@ -31,6 +32,8 @@ public struct Checkpoint: Equatable, Sendable {
   public var metaParameters: ParameterSet
   /// The outer (meta-training) step the checkpoint was taken at, if recorded.
   public var metaTrainingStep: Int?
+  /// The compute spent meta-training up to this checkpoint, in core-hours, if recorded.
+  public var metaTrainingCoreHours: Double?
 
   /// The kind of optimizer.
   public var kind: LearnedOptimizerKind { configuration.kind }
@@ -43,7 +46,7 @@ public struct Checkpoint: Equatable, Sendable {
   /// - Throws: ``CheckpointError`` naming the first missing, extra or mis-shaped tensor.
   public init(
     configuration: LearnedOptimizerConfiguration, metaParameters: ParameterSet,
-    metaTrainingStep: Int? = nil
+    metaTrainingStep: Int? = nil, metaTrainingCoreHours: Double? = nil
   ) throws {
     let layout = configuration.metaParameterLayout
     if metaParameters.layout != layout {
@@ -54,6 +57,7 @@ public struct Checkpoint: Equatable, Sendable {
     self.configuration = configuration
     self.metaParameters = ParameterSet(layout: layout, flat: reordered(metaParameters, to: layout))
     self.metaTrainingStep = metaTrainingStep
+    self.metaTrainingCoreHours = metaTrainingCoreHours
   }
 
   /// Reads a Lopt safetensors or flax msgpack checkpoint, recognised by its first bytes.
@@ -136,6 +140,9 @@ public struct Checkpoint: Equatable, Sendable {
       "configuration": configuration.json(),
     ]
     if let metaTrainingStep { metadata["meta_training_step"] = String(metaTrainingStep) }
+    if let metaTrainingCoreHours {
+      metadata["meta_training_core_hours"] = String(metaTrainingCoreHours)
+    }
     return SafetensorsFile(metaParameters, metadata: metadata)
   }
 
@@ -173,9 +180,17 @@ public struct Checkpoint: Equatable, Sendable {
       }
       step = value
     }
+    var coreHours: Double?
+    if let text = metadata["meta_training_core_hours"] {
+      guard let value = Double(text), value.isFinite, value >= 0 else {
+        throw CheckpointError.unrecognizedFormat(
+          reason: "meta_training_core_hours '\(text)' is not a non-negative number")
+      }
+      coreHours = value
+    }
     try self.init(
       configuration: configuration, metaParameters: try ParameterSet(file, layout: layout),
-      metaTrainingStep: step)
+      metaTrainingStep: step, metaTrainingCoreHours: coreHours)
   }
 
   /// `stored`, unless `expected` is given and differs.

@@ -130,7 +130,8 @@ public struct MLPLOpt: LearnedOptimizer {
       iteration: 0, momentum: ParameterSet(layout: layout),
       scratch: PerParameterScratch(
         featureCount: configuration.featureCount,
-        stepFeatureCount: TrainingStepEmbedding.count, network: network))
+        stepFeatureCount: TrainingStepEmbedding.count, network: network,
+        largestTensor: parameters.layout.entries.map(\.count).max() ?? 0))
   }
 
   /// Applies one MLPLOpt step to every tensor.

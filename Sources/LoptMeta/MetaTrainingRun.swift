@@ -201,7 +201,8 @@ struct MetaTrainingRun<Optimizer: LearnedOptimizer> {
           coreSeconds: coreSeconds, configurationHash: hash),
         optimizer: Checkpoint(
           configuration: configuration.learnedOptimizer.configuration,
-          metaParameters: trainer.theta, metaTrainingStep: trainer.step))
+          metaParameters: trainer.theta, metaTrainingStep: trainer.step,
+          metaTrainingCoreHours: coreSeconds / 3600))
       lastCheckpoint = Date()
     }
     func evaluate() throws {

@@ -70,6 +70,8 @@ import Testing
           tune                    Find an optimizer's best learning rate on a task.
           meta-train              Meta-train a learned optimizer with evolution
                                   strategies over a task distribution.
+          eval                    Evaluate optimizers on a task suite: speedup over
+                                  learning-rate-tuned Adam.
           plot                    Draw loss curves from metrics files (JSON lines) as
                                   an SVG.
           tasks                   List, sample and time training tasks.

@@ -26,4 +26,14 @@ import Testing
     #expect(svg.components(separatedBy: "<polyline").count == 3)
     #expect(!svg.contains("log scale"))
   }
+
+  @Test func aBaseTwoAxisTicksAtPowersOfTwo() {
+    let points: [(x: Double, y: Double)] = [(1, 0.3), (2, 1), (3, 5)]
+    let svg = SVGPlot(
+      title: "t", xLabel: "x", yLabel: "speedup", series: [.init(name: "a", points: points)],
+      isLogY: true, yLogBase: 2
+    ).render()
+    for label in [">0.5<", ">1<", ">2<", ">4<"] { #expect(svg.contains(label), "\(label)") }
+    #expect(!svg.contains(">0.3<") && !svg.contains(">5<") && svg.contains("speedup (log scale)"))
+  }
 }
