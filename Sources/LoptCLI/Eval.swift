@@ -157,11 +157,10 @@ struct Eval: ParsableCommand {
         "--optimizer \(value): \(path) holds a \(checkpoint.kind.rawValue) checkpoint, not "
           + "VeLO; use lopt:\(path)")
     }
-    let options = try OptimizerOptions.parse(["--checkpoint", path])
     let bytes = try Data(contentsOf: url)
     return EvaluatedOptimizer(
       name: value, identity: "learned \(checkpoint.kind.rawValue) \(fnv1aDigest(bytes))",
-      kind: .fixed(try options.makeOptimizer()),
+      kind: .fixed(try checkpoint.makeOptimizer()),
       metaTrainingCoreHours: checkpoint.metaTrainingCoreHours)
   }
 

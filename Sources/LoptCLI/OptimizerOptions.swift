@@ -34,12 +34,50 @@ enum OptimizerName: String, ExpressibleByArgument, CaseIterable, Sendable {
   }
 }
 
+/// What `--optimizer` names: a hand-designed rule, or the kind of learned optimizer a
+/// `--checkpoint` holds.
+enum OptimizerChoice: ExpressibleByArgument, Equatable, Sendable {
+  /// A hand-designed rule.
+  case handDesigned(OptimizerName)
+  /// A learned optimizer of this kind, loaded from `--checkpoint`.
+  case learned(LearnedOptimizerKind)
+
+  /// The learned kinds' spellings on the command line.
+  static let learnedNames: [String: LearnedOptimizerKind] = [
+    "velo": .velo, "mlp-lopt": .mlpLOpt, "adafac-mlp": .adafacMLP,
+  ]
+
+  init?(argument: String) {
+    if let name = OptimizerName(rawValue: argument) {
+      self = .handDesigned(name)
+    } else if let kind = Self.learnedNames[argument] {
+      self = .learned(kind)
+    } else {
+      return nil
+    }
+  }
+
+  static var allValueStrings: [String] {
+    OptimizerName.allCases.map(\.rawValue) + learnedNames.keys.sorted()
+  }
+
+  /// The spelling on the command line.
+  var name: String {
+    switch self {
+    case .handDesigned(let name): name.rawValue
+    case .learned(let kind): Self.learnedNames.first { $0.value == kind }!.key
+    }
+  }
+}
+
 extension LearningRateSchedule.Decay: ExpressibleByArgument {}
 
 /// The options that choose how `lopt train` and `lopt tune` update the parameters.
 struct OptimizerOptions: ParsableArguments {
-  @Option(help: "The optimizer.")
-  var optimizer: OptimizerName = .adam
+  @Option(
+    help: ArgumentHelp(
+      "The optimizer (default adam); velo, mlp-lopt and adafac-mlp need --checkpoint."))
+  var optimizer: OptimizerChoice?
 
   @Option(
     help: ArgumentHelp(
@@ -64,6 +102,17 @@ struct OptimizerOptions: ParsableArguments {
   var checkpoint: String?
 
   func validate() throws {
+    switch (optimizer, checkpoint) {
+    case (.learned(let kind)?, nil):
+      throw ValidationError(
+        "--optimizer \(optimizer!.name) is a learned optimizer: give its --checkpoint FILE "
+          + "(\(kind.rawValue) meta-parameters)")
+    case (.handDesigned(let name)?, _?):
+      throw ValidationError(
+        "--checkpoint trains with a learned optimizer; --optimizer \(name.rawValue) is not one "
+          + "(use velo, mlp-lopt or adafac-mlp, or drop --optimizer)")
+    default: break
+    }
     if checkpoint != nil, lr != nil || clipNorm != nil || warmup != 0 || schedule != .constant {
       throw ValidationError(
         "--checkpoint trains with a learned optimizer: drop --lr, --schedule, --warmup and "
@@ -78,26 +127,30 @@ struct OptimizerOptions: ParsableArguments {
     }
   }
 
+  /// The hand-designed rule (adam unless `--optimizer` names another).
+  var handDesigned: OptimizerName {
+    if case .handDesigned(let name)? = optimizer { return name }
+    return .adam
+  }
+
   /// The learning rate used when no other is given.
-  var learningRate: Float { lr ?? optimizer.defaultLearningRate }
+  var learningRate: Float { lr ?? handDesigned.defaultLearningRate }
 
   /// The configured optimizer at `learningRate` (default: ``learningRate``).
   func makeOptimizer(learningRate: Float? = nil) throws -> any Optimizer {
     guard let checkpoint else {
-      return wrap(optimizer.makeRule(learningRate: learningRate ?? self.learningRate))
+      return wrap(handDesigned.makeRule(learningRate: learningRate ?? self.learningRate))
     }
     guard learningRate == nil else {
       throw ValidationError("a learned optimizer (--checkpoint) has no learning rate to sweep")
     }
     let loaded = try Checkpoint.load(URL(fileURLWithPath: checkpoint))
-    switch loaded.configuration {
-    case .velo(let configuration):
-      return try VeLO(configuration: configuration, metaParameters: loaded.metaParameters)
-    case .mlpLOpt(let configuration):
-      return try MLPLOpt(configuration: configuration, metaParameters: loaded.metaParameters)
-    case .adafacMLP(let configuration):
-      return try AdafacMLP(configuration: configuration, metaParameters: loaded.metaParameters)
+    if case .learned(let kind)? = optimizer, kind != loaded.kind {
+      throw ValidationError(
+        "--optimizer \(optimizer!.name): \(checkpoint) holds a \(loaded.kind.rawValue) "
+          + "checkpoint")
     }
+    return try loaded.makeOptimizer()
   }
 
   private func wrap<Rule: LearningRateOptimizer>(_ rule: Rule) -> any Optimizer {
@@ -110,7 +163,7 @@ struct OptimizerOptions: ParsableArguments {
 
   /// Every setting except the learning rate, as `name key=value …` (a cache key component).
   var settings: String {
-    var parts = [optimizer.rawValue, "schedule=\(schedule.rawValue)", "warmup=\(warmup)"]
+    var parts = [handDesigned.rawValue, "schedule=\(schedule.rawValue)", "warmup=\(warmup)"]
     if let clipNorm { parts.append("clip-norm=\(clipNorm)") }
     return parts.joined(separator: " ")
   }

@@ -91,7 +91,7 @@ struct Tune: ParsableCommand {
     let records = try Self.run(sweep, task: task, optimizer: optimizer, cache: cache)
     let summary = SweepSummary(records: records)
     print(Self.table(summary))
-    let prefix = output ?? "tune-\(optimizer.optimizer.rawValue)"
+    let prefix = output ?? "tune-\(optimizer.handDesigned.rawValue)"
     try AtomicFile.write(Self.jsonLines(summary), to: URL(fileURLWithPath: prefix + ".jsonl"))
     try AtomicFile.write(
       Self.plot(summary, title: "\(optimizer.settings), \(steps) steps").render(),

@@ -1,5 +1,6 @@
 import Foundation
 import LoptCore
+import LoptOptimizers
 
 /// The learned optimizers a checkpoint can hold.
 public enum LearnedOptimizerKind: String, Codable, CaseIterable, Sendable {
@@ -71,6 +72,22 @@ public enum LearnedOptimizerConfiguration: Equatable, Sendable {
     } catch {
       throw CheckpointError.unrecognizedFormat(
         reason: "the \(kind.rawValue) configuration in the metadata does not decode: \(error)")
+    }
+  }
+}
+
+extension Checkpoint {
+  /// The learned optimizer the checkpoint holds, ready to train with.
+  ///
+  /// - Throws: ``CheckpointError`` when the meta-parameters do not fit the architecture.
+  public func makeOptimizer() throws -> any Optimizer {
+    switch configuration {
+    case .velo(let configuration):
+      try VeLO(configuration: configuration, metaParameters: metaParameters)
+    case .mlpLOpt(let configuration):
+      try MLPLOpt(configuration: configuration, metaParameters: metaParameters)
+    case .adafacMLP(let configuration):
+      try AdafacMLP(configuration: configuration, metaParameters: metaParameters)
     }
   }
 }

@@ -21,6 +21,29 @@ import Testing
     #expect(train.optimizer.summary.contains("learned optimizer"))
   }
 
+  @Test func theKindCanBeNamedAndMustMatchTheFile() throws {
+    let command = try LoptCommand.parseAsRoot([
+      "train", "--optimizer", "velo", "--checkpoint", Self.checkpoint,
+    ])
+    let train = try #require(command as? Train)
+    #expect(try train.optimizer.makeOptimizer() is VeLO)
+    let mismatch = try LoptCommand.parseAsRoot([
+      "train", "--optimizer", "adafac-mlp", "--checkpoint", Self.checkpoint,
+    ])
+    let error = #expect(throws: (any Error).self) {
+      _ = try (mismatch as? Train)?.optimizer.makeOptimizer()
+    }
+    #expect("\(String(describing: error))".contains("holds a velo checkpoint"))
+    #expect(throws: (any Error).self) {
+      _ = try LoptCommand.parseAsRoot(["train", "--optimizer", "velo"])
+    }
+    #expect(throws: (any Error).self) {
+      _ = try LoptCommand.parseAsRoot([
+        "train", "--optimizer", "adam", "--checkpoint", Self.checkpoint,
+      ])
+    }
+  }
+
   @Test func learningRateOptionsDoNotMixWithACheckpoint() {
     #expect(throws: (any Error).self) {
       _ = try LoptCommand.parseAsRoot(["train", "--checkpoint", Self.checkpoint, "--lr", "0.1"])

@@ -32,7 +32,8 @@ import Testing
         "train", "--optimizer", "nadamw", "--lr", "0.003", "--schedule", "cosine", "--warmup",
         "10", "--clip-norm", "1.5",
       ]) as? Train)
-    #expect(train.optimizer.optimizer == .nadamw && train.optimizer.learningRate == 0.003)
+    #expect(
+      train.optimizer.optimizer == .handDesigned(.nadamw) && train.optimizer.learningRate == 0.003)
     #expect(train.optimizer.schedule == .cosine && train.optimizer.warmup == 10)
     #expect(train.optimizer.clipNorm == 1.5)
     #expect(train.optimizer.summary == "nadamw schedule=cosine warmup=10 clip-norm=1.5 lr=0.003")

@@ -11,7 +11,7 @@ import Testing
         "tune", "--optimizer", "lion", "--steps", "20", "--seeds", "2", "--grid", "0.1, 0.01",
         "--cache", "/tmp/c", "--output", "out",
       ]) as? Tune)
-    #expect(tune.optimizer.optimizer == .lion && tune.steps == 20 && tune.seeds == 2)
+    #expect(tune.optimizer.optimizer == .handDesigned(.lion) && tune.steps == 20 && tune.seeds == 2)
     #expect(try tune.learningRates == [0.1, 0.01])
   }
 
