@@ -43,6 +43,8 @@ let package = Package(
       providers: [.apt(["zlib1g-dev"])]
     ),
     .target(name: "CLoptShims"),
+    // Open MPI's declarations only; LoptMeta loads libmpi with dlopen (MPIExchange.swift).
+    .systemLibrary(name: "CMPI"),
 
     // MARK: - Libraries
     .target(
@@ -87,7 +89,7 @@ let package = Package(
     .target(
       name: "LoptMeta",
       dependencies: [
-        "LoptCore", "LoptOptimizers", "LoptTasks", "LoptLearned",
+        "LoptCore", "LoptOptimizers", "LoptTasks", "LoptLearned", "CMPI",
         .product(name: "Yams", package: "Yams"),
       ],
       swiftSettings: strict

@@ -72,18 +72,26 @@ struct MetaTrain: ParsableCommand {
       },
       didEvaluate: { record in
         progress.withLock { _ in
+          let clear = isatty(STDERR_FILENO) == 1 ? "\r\u{1B}[K" : ""
           FileHandle.standardError.write(
-            Data(("\r\u{1B}[K" + Self.evaluationText(record) + "\n").utf8))
+            Data((clear + Self.evaluationText(record) + "\n").utf8))
         }
       },
       warn: { message in FileHandle.standardError.write(Data((message + "\n").utf8)) })
-    let summary = try metaTrain(
-      configuration, directory: directory, resume: resume, observer: observer)
+    let exchange = try MPILaunch.makeExchange()
+    let summary = try MPILaunch.run(on: exchange) {
+      try metaTrain(
+        configuration, directory: directory, resume: resume, exchange: exchange,
+        observer: observer)
+    }
+    guard exchange.rank == 0 else { return }
     progress.withLock { $0.finish() }
+    try MetaTrainingPlot.write(for: directory)
     print(
       (summary.wasInterrupted ? "stopped" : "finished") + " after \(summary.steps) outer steps "
         + String(format: "(%.2f core-hours)", summary.coreSeconds / 3600) + "; learned optimizer: "
-        + directory.optimizerURL.path)
+        + directory.optimizerURL.path + "; progress chart: "
+        + directory.url.appendingPathComponent(MetaTrainingPlot.fileName).path)
   }
 
   /// The progress line: outer step, meta-loss, inner steps/s, ETA.

@@ -1,8 +1,9 @@
 /// How the processes of a meta-training run share their lanes' results.
 ///
 /// Every process holds the same θ and outer-optimizer state; the lanes of an outer step are
-/// split across processes by `lane % size == rank`, and each process contributes only its
-/// lanes' scalars. A single process is the same code with ``LocalExchange``.
+/// split across processes in contiguous blocks whose sizes differ by at most one (lanes cycle
+/// through the family slots, so every block sees a like mix of tasks), and each process
+/// contributes only its lanes' scalars. A single process is the same code with ``LocalExchange``.
 public protocol LaneExchange: AnyObject, Sendable {
   /// This process's index, `0..<size`.
   var rank: Int { get }
@@ -17,8 +18,13 @@ public protocol LaneExchange: AnyObject, Sendable {
 }
 
 extension LaneExchange {
-  /// Whether lane `lane` is this process's.
-  public func owns(lane: Int) -> Bool { lane % size == rank }
+  /// The lanes (or jobs) of `laneCount` that process `rank` runs.
+  public func lanes(of laneCount: Int, rank: Int) -> Range<Int> {
+    (laneCount * rank / size)..<(laneCount * (rank + 1) / size)
+  }
+
+  /// The lanes of `laneCount` that this process runs.
+  public func lanes(of laneCount: Int) -> Range<Int> { lanes(of: laneCount, rank: rank) }
 
   /// The number of lanes of `laneCount` that one process holds at most.
   func slots(laneCount: Int) -> Int { (laneCount + size - 1) / size }
@@ -40,13 +46,24 @@ extension LaneExchange {
   }
 
   /// Gathers one value per job of `jobCount`, each computed by the process owning it
-  /// (`job % size == rank`); `local` holds this process's values in job order.
+  /// (``lanes(of:)``); `local` holds this process's values in job order.
   ///
   /// - Throws: when the exchange fails.
   public func gather(values local: [Double], jobCount: Int) throws -> [Double] {
     let slots = slots(laneCount: jobCount)
     let all = try allGather(local + Array(repeating: .nan, count: slots - local.count))
-    return (0..<jobCount).map { job in all[(job % size) * slots + job / size] }
+    return (0..<size).flatMap { process in
+      lanes(of: jobCount, rank: process).map {
+        all[process * slots + $0 - lanes(of: jobCount, rank: process).lowerBound]
+      }
+    }
+  }
+
+  /// Whether any process asks to stop (each passes its own wish; all get the same answer).
+  ///
+  /// - Throws: when the exchange fails.
+  public func anyRequests(_ wish: Bool) throws -> Bool {
+    size == 1 ? wish : try allGather([wish ? 1 : 0]).contains(1)
   }
 }
 

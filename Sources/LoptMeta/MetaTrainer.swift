@@ -132,7 +132,7 @@ public final class MetaTrainer<Problem: InnerProblem> {
   public func runStep() throws -> OuterStepRecord {
     let start = Date()
     let pairs = estimator.settings.pairs
-    let mine = (0..<pairs).filter { exchange.owns(lane: $0) }
+    let mine = Array(exchange.lanes(of: pairs))
     let layout = theta.layout
     for lane in mine where lanes[lane] == nil { lanes[lane] = LaneState(layout: layout) }
     let current = step

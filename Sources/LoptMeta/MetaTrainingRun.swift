@@ -60,7 +60,8 @@ public struct MetaTrainingSummary: Sendable {
 /// Meta-trains the learned optimizer a configuration names, writing into `directory`.
 ///
 /// Only rank 0 of `exchange` writes files and reports to `observer`. A stop request
-/// (``MetaTrainingStop``) ends the run after the current outer step with a checkpoint.
+/// (``MetaTrainingStop``) on any process ends the run on all of them after the current outer
+/// step, with a checkpoint.
 ///
 /// - Parameters:
 ///   - configuration: the run's settings.
@@ -76,6 +77,7 @@ public func metaTrain(
   exchange: any LaneExchange = LocalExchange(), observer: MetaTrainingObserver = .init()
 ) throws -> MetaTrainingSummary {
   try configuration.validate()
+  try exchange.checkProcessCount(for: configuration)
   let section = configuration.learnedOptimizer
   switch section.kind {
   case .adafacMLP:
@@ -214,7 +216,7 @@ struct MetaTrainingRun<Optimizer: LearnedOptimizer> {
     }
     if !resume { try evaluate() }
     while trainer.step < outerSteps {
-      if MetaTrainingStop.isRequested {
+      if try exchange.anyRequests(MetaTrainingStop.isRequested) {
         interrupted = true
         break
       }
@@ -256,7 +258,7 @@ struct MetaTrainingRun<Optimizer: LearnedOptimizer> {
   private func evaluation(at step: Int) throws -> EvaluationRecord {
     let settings = configuration.evaluation
     let jobs = evaluationTasks.count * settings.seeds
-    let mine = (0..<jobs).filter { exchange.owns(lane: $0) }
+    let mine = Array(exchange.lanes(of: jobs))
     let rule = try problem.rule(for: trainer.theta)
     let results = ValueSlots(count: 2 * mine.count)
     let (tasks, steps, batches) = (

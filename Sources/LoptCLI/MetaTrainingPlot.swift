@@ -1,0 +1,50 @@
+import Foundation
+import LoptCore
+import LoptEval
+import LoptMeta
+
+/// The chart `lopt meta-train` leaves in its run directory (`meta-loss.svg`): the meta-loss of
+/// every outer step with its moving average, and each evaluation of θ on held-out seeds beside
+/// Adam at learning rate 1e-3 on the same runs.
+enum MetaTrainingPlot {
+  /// The file name in the run directory.
+  static let fileName = "meta-loss.svg"
+
+  /// Reads `directory`'s metrics and writes the chart.
+  ///
+  /// - Throws: ``AtomicFileError`` when the file cannot be written.
+  static func write(for directory: RunDirectory) throws {
+    let data = FileManager.default.contents(atPath: directory.metricsURL.path) ?? Data()
+    var steps: [(x: Double, y: Double)] = []
+    var evaluations: [(x: Double, y: Double)] = []
+    var adam: [(x: Double, y: Double)] = []
+    for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
+      guard
+        let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+        let step = object["step"] as? Int
+      else { continue }
+      if let loss = object["metaLoss"] as? Double { steps.append((Double(step), loss)) }
+      if object["kind"] as? String == "evaluation" {
+        if let loss = object["meanLoss"] as? Double { evaluations.append((Double(step), loss)) }
+        if let loss = object["adamMeanLoss"] as? Double { adam.append((Double(step), loss)) }
+      }
+    }
+    var average: [(x: Double, y: Double)] = []
+    for point in steps {
+      let previous = average.last?.y ?? point.y
+      average.append((point.x, 0.95 * previous + 0.05 * point.y))
+    }
+    let plot = SVGPlot(
+      title: "Meta-training: normalised loss", xLabel: "outer step", yLabel: "normalised loss",
+      series: [
+        .init(name: "meta-loss", points: steps, colorIndex: 7),
+        .init(name: "meta-loss (moving average)", points: average, colorIndex: 0),
+        .init(
+          name: "learned optimizer, held-out seeds", points: evaluations, showsMarkers: true,
+          colorIndex: 1),
+        .init(name: "Adam 1e-3, same runs", points: adam, isDashed: true, colorIndex: 2),
+      ].filter { !$0.points.isEmpty }, isLogX: false, isLogY: false)
+    try AtomicFile.write(
+      plot.render(), to: directory.url.appendingPathComponent(fileName))
+  }
+}
