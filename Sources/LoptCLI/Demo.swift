@@ -52,7 +52,7 @@ struct Demo: ParsableCommand {
     try AtomicFile.write(configuration.json() + "\n", to: shortened)
     let run = RunDirectory(url: folder.appendingPathComponent("meta-train"))
     print("1/2  Meta-training a learned optimizer (\(config), shortened) into \(run.url.path)")
-    fflush(stdout)
+    fflush(nil)
     var metaTrain = try MetaTrain.parse([
       shortened.path, "--out", run.url.path, "--outer-steps", "\(outerSteps)",
     ])
@@ -60,7 +60,7 @@ struct Demo: ParsableCommand {
     try metaTrain.run()
     let report = folder.appendingPathComponent("eval")
     print("\n2/2  Evaluating it against learning-rate-tuned Adam on held-out seeds")
-    fflush(stdout)
+    fflush(nil)
     let eval = try Eval.parse([
       "--optimizer", "lopt:\(run.optimizerURL.path)", "--optimizer", "adam",
       "--suite", "in-distribution", "--steps", "\(steps)", "--seeds", "2", "--baselines", "adam",
