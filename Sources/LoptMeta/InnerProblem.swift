@@ -20,6 +20,10 @@ public protocol InnerProblem: Sendable {
   /// Draws a task family (an index the problem understands) for a family slot.
   func sampleFamily(key: RandomKey) -> Int
 
+  /// The relative cost of a step of an episode of family `family`, used only to hand the
+  /// costliest lanes to threads first (results never depend on it).
+  func relativeCost(family: Int) -> Double
+
   /// Makes the rule for meta-parameters `metaParameters` (θ, or θ perturbed).
   ///
   /// - Throws: when θ does not fit the rule's architecture.
@@ -41,4 +45,9 @@ public protocol InnerProblem: Sendable {
   /// The end-of-training objective at the episode's current parameters: the mean normalised
   /// loss over `batches` batches the unroll has not used (VeLO's `last_recompute`).
   func finalLoss(_ episode: inout Episode, batches: Int) -> Float
+}
+
+extension InnerProblem {
+  /// Every family costs the same.
+  public func relativeCost(family: Int) -> Double { 1 }
 }

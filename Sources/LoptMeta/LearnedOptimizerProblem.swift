@@ -55,6 +55,9 @@ public struct LearnedOptimizerProblem<Optimizer: LearnedOptimizer>: InnerProblem
   /// Draws a family index from the source.
   public func sampleFamily(key: RandomKey) -> Int { source.sampleFamily(key: key) }
 
+  /// The task's predicted step time.
+  public func relativeCost(family: Int) -> Double { source.predictedSeconds(family: family) }
+
   /// The learned optimizer with meta-parameters `metaParameters`.
   public func rule(for metaParameters: ParameterSet) throws -> Optimizer {
     try Optimizer(configuration: configuration, metaParameters: metaParameters)

@@ -139,7 +139,13 @@ public final class MetaTrainer<Problem: InnerProblem> {
     let slotFamilies = (0..<min(families.slots, pairs)).map { family(slot: $0, at: current) }
     let results = LaneResults(count: mine.count)
     let (estimator, theta, states) = (self.estimator, self.theta, lanes)
-    pool.run(mine.count) { job in
+    // Costliest lanes first, so threads finish together (longest-processing-time order).
+    let costs = mine.map {
+      estimator.problem.relativeCost(family: slotFamilies[$0 % slotFamilies.count])
+    }
+    let order = mine.indices.sorted { (costs[$0], $1) > (costs[$1], $0) }
+    pool.run(mine.count) { position in
+      let job = order[position]
       let lane = mine[job]
       results.set(job) {
         try estimator.runLane(

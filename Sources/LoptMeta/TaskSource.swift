@@ -39,6 +39,17 @@ public enum TaskSource: Equatable, Sendable {
     }
   }
 
+  /// The predicted seconds per step of family `family` (a list entry's cost-model prediction;
+  /// a distribution family's budget).
+  public func predictedSeconds(family: Int) -> Double {
+    switch self {
+    case .distribution(let distribution, _):
+      return distribution.budgets[family / TaskFamily.allCases.count].seconds
+    case .tasks(let specs):
+      return (try? specs[family].cost()).map { CostModel.default.seconds(for: $0) } ?? 1
+    }
+  }
+
   /// A short name of family `family` for logs.
   public func familyName(_ family: Int) -> String {
     switch self {
