@@ -284,7 +284,8 @@ struct ParityReport {
         var worst = 0.0
         for (a, b) in zip(after, expectedAfter) {
           let slack = 2 * Double(b.ulp)
-          worst = max(worst, max(abs(Double(a) - Double(b)) - slack, 0) / max(largestUpdate, 1e-30))
+          let excess = a.isFinite ? max(abs(Double(a) - Double(b)) - slack, 0) : .infinity
+          worst = max(worst, excess / max(largestUpdate, 1e-30))
         }
         report.compare(
           "params_after", [Float(worst)], [0], tolerance: 1e-3, relative: false, at: at)

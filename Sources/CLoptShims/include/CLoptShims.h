@@ -41,3 +41,6 @@ static inline const char *lopt_openblas_core_for_cpu(void) {
 }
 
 #endif
+
+// VeLO kernels (a compiled C file in this target).
+#include "CLoptVeLO.h"

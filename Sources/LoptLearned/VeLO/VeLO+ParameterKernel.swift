@@ -5,9 +5,11 @@ extension VeLO.State {
   /// Phase 3 for tensor `index` (E11–E14): the fused per-parameter kernel.
   ///
   /// Row and column factor channels (`rsqrt(r + 1e-8)`, ρ, γ; for rank ≤ 1 the per-element
-  /// equivalents) are computed once per row or column. Pass 1 builds the 30 features of every
-  /// element in registers and sums their squares per channel; pass 2 builds them again, runs
-  /// the 30 → 4 → 4 → 3 MLP whose first layer has the channel normalisers folded in, and writes
+  /// equivalents) are computed once per row or column. Pass 1 (`lopt_velo_sum_squares`, C in
+  /// CLoptShims, AVX-512 / AVX2 + FMA / portable chosen at run time) builds the 30 features of
+  /// every element in registers and sums their squares per channel; pass 2
+  /// (`lopt_velo_apply`) builds them again, runs the 30 → 4 → 4 → 3 MLP whose first layer has
+  /// the channel normalisers folded in, and writes
   /// `p ← p − λ · d · exp(expMult · a) · stepMult · σ_p`. No `[S, 30]` buffer exists.
   ///
   /// - Complexity: O(elements); allocates nothing (unless `trace` is given).
@@ -141,14 +143,13 @@ extension VeLO.State {
     let mixed = base + regions.mlpWeights + VeLO.mlpWeightCount * index
     let lambda = base[regions.learningRates + index]
     let sigma = configuration.paramScaleMult ? base[regions.paramScale + index] : 1
-    let kernel = FusedKernel(
-      n: n, p: p, g: g, m: m, v: v, rows: rows, columns: columns, full: full,
-      rowPlanes: UnsafePointer(rowPlanes), columnPlanes: UnsafePointer(columnPlanes),
-      fullPlanes: UnsafePointer(fullPlanes), rowCount: rc, columnCount: cc,
-      chunk: base + regions.chunk, vectorWeights: base + regions.vectorWeights,
-      accumulators: base + regions.accumulators,
+    var kernel = LoptVeLOTensor(
+      p: p, g: g, m: m, v: v, n: n, rowPlanes: UnsafePointer(rowPlanes),
+      columnPlanes: UnsafePointer(columnPlanes), rowCount: rc, columnCount: cc, full: full,
+      fullPlanes: UnsafePointer(fullPlanes), weights: UnsafePointer(weights),
       stepScale: lambda * configuration.stepMult, sigma: sigma, expMult: configuration.expMult,
-      preconditionOutput: configuration.preconditionOutput)
+      factored: plan.isFactored ? 1 : 0,
+      preconditionOutput: configuration.preconditionOutput ? 1 : 0)
 
     // Pass 1: per-channel sums of squares.
     withUnsafeTemporaryAllocation(of: Double.self, capacity: 30) { sums in
@@ -175,17 +176,11 @@ extension VeLO.State {
           totals[24 + k] = cs2 * columnRepeat
         }
         forEachRun(plan) { start, length, row, rowStride, column, columnStride in
-          switch (rowStride, columnStride) {
-          case (1, 1):
-            kernel.sumSquares(start, length, row, 1, column, 1, factored: true, into: totals)
-          case (1, _):
-            kernel.sumSquares(start, length, row, 1, column, 0, factored: true, into: totals)
-          default:
-            kernel.sumSquares(start, length, row, 0, column, 1, factored: true, into: totals)
-          }
+          lopt_velo_sum_squares(
+            &kernel, start, length, row, rowStride, column, columnStride, totals)
         }
       } else {
-        kernel.sumSquares(0, n, 0, 0, 0, 0, factored: false, into: totals)
+        lopt_velo_sum_squares(&kernel, 0, n, 0, 0, 0, 0, totals)
       }
       for channel in 0..<30 {
         scale[channel] = lopt_rsqrtf(1e-5 + Float(totals[channel] / Double(n)))
@@ -196,9 +191,6 @@ extension VeLO.State {
       for j in 0..<4 { weights[channel * 4 + j] = mixed[channel * 4 + j] * scale[channel] }
     }
     for j in 120..<VeLO.mlpWeightCount { weights[j] = mixed[j] }
-    for j in 0..<VeLO.mlpWeightCount {
-      for lane in 0..<8 { kernel.vectorWeights[8 * j + lane] = weights[j] }
-    }
     if plan.isFactored {
       // Per row / column: the first layer's contribution of the 6 row and 6 column channels,
       // stored in planes 6…9 of the row and column planes.
@@ -270,14 +262,10 @@ extension VeLO.State {
     // Pass 2: features, MLP, update.
     if plan.isFactored {
       forEachRun(plan) { start, length, row, rowStride, column, columnStride in
-        switch (rowStride, columnStride) {
-        case (1, 1): kernel.apply(start, length, row, 1, column, 1, factored: true)
-        case (1, _): kernel.apply(start, length, row, 1, column, 0, factored: true)
-        default: kernel.apply(start, length, row, 0, column, 1, factored: true)
-        }
+        lopt_velo_apply(&kernel, start, length, row, rowStride, column, columnStride)
       }
     } else {
-      kernel.apply(0, n, 0, 0, 0, 0, factored: false)
+      lopt_velo_apply(&kernel, 0, n, 0, 0, 0, 0)
     }
   }
 }

@@ -80,17 +80,14 @@ extension VeLO {
       r.gates = take(n * 4 * h)
       r.rowPlanes = take(10 * maxRows)
       r.columnPlanes = take(10 * maxColumns)
-      r.chunk = take(kernelChunk)
-      r.vectorWeights = take(8 * VeLO.mlpWeightCount)
-      r.accumulators = take(8 * 30)
       r.fullPlanes = take(9 * maxFull)
       r.channelScale = take(30)
       r.scaledWeights = take(VeLO.mlpWeightCount)
       r.rowSums = 0
       r.columnSums = maxRows
-      r.varianceSums = maxRows + maxColumns
+      r.momentSums = maxRows + maxColumns
       regions = r
-      storage = Storage(floatCount: next, doubleCount: maxRows + maxColumns + 6)
+      storage = Storage(floatCount: next, doubleCount: maxRows + maxColumns + 5)
       let base = storage.floats
       let horizon = configuration.useBuggedLossFeatures ? 10 : totalSteps
       for (j, decay) in lossBufferDecays(horizon: horizon).enumerated() {
@@ -210,8 +207,7 @@ extension VeLO {
     var momentum = 0, rms = 0, rows = 0, columns = 0, full = 0, paramScale = 0
     var mixMax = 0, concat = 0, gates = 0
     var rowPlanes = 0, columnPlanes = 0, fullPlanes = 0, channelScale = 0, scaledWeights = 0
-    var rowSums = 0, columnSums = 0, varianceSums = 0
-    var chunk = 0, vectorWeights = 0, accumulators = 0
+    var rowSums = 0, columnSums = 0, momentSums = 0
   }
 
   /// The state's buffers: one `Float` and one `Double` allocation (copy-on-write by ``State``).
@@ -260,9 +256,6 @@ func lossBufferDecays(horizon: Int) -> [Float] {
 extension Float {
   fileprivate var log10Value: Float { Float(log10(Double(self))) }
 }
-
-/// Elements per chunk of the fused kernel (its per-chunk scratch and `Double` flush interval).
-let kernelChunk = 256
 
 /// How one parameter tensor is traversed: its factored axes and the loop decomposition.
 ///

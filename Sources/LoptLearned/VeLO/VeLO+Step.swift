@@ -1,6 +1,6 @@
+import CLoptShims
 import Foundation
 import LoptCore
-import LoptNN
 
 extension VeLO {
   /// The fraction-of-training thresholds of the tanh embedding (E6).
@@ -102,10 +102,8 @@ extension VeLO {
     }
     // E8: z = [X', h]·W + b, gates (i, g, f, o), forget bias +1.
     fillRows(gates, rows: n, width: 4 * h, ld: 4 * h, with: theta + o.lstmBias)
-    accumulateProduct(
-      m: n, n: 4 * h, k: 2 * h, a: concat, b: theta + o.lstmWeight, c: gates, useBLAS: true)
-    lstmCellForward(
-      gates: gates, previousCell: cell, hidden: hidden, cell: cell, rows: n, hiddenCount: h)
+    accumulateProduct(m: n, n: 4 * h, k: 2 * h, a: concat, b: theta + o.lstmWeight, c: gates)
+    lopt_velo_lstm_cell(gates, hidden, cell, n, h)
     // E9: controls and λ.
     fillRows(controls, rows: n, width: pCount, ld: pCount, with: theta + o.controlsBias)
     accumulateProduct(m: n, n: pCount, k: h, a: hidden, b: theta + o.controlsWeight, c: controls)
@@ -144,29 +142,15 @@ extension VeLO {
 
 /// Adds `alpha · A · B` to `C` (row-major `A: [m, k]`, `B: [k, n]`, `C: [m, n]` with `ldc`).
 ///
-/// A streaming loop, or BLAS when `useBLAS` and there are more than two rows. BLAS is used
-/// only for the LSTM's gate product: OpenBLAS packs all of `B` on every call (8 MB of copying
-/// per step at the released size, too much for one or two rows), and its small products
-/// (the heads, the bank) call `malloc`, which `update` must not.
+/// `lopt_velo_gemm` (CLoptShims) streams `B` in blocks of 64 rows with register tiles. OpenBLAS
+/// would pack all of `B` on every call (8 MB per step for the LSTM's gate matrix at the released
+/// size) and `malloc` in its small products, which `update` must not.
 @inline(__always)
 func accumulateProduct(
   m: Int, n: Int, k: Int, alpha: Float = 1, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
-  c: UnsafeMutablePointer<Float>, ldc: Int? = nil, useBLAS: Bool = false
+  c: UnsafeMutablePointer<Float>, ldc: Int? = nil
 ) {
-  let ldc = ldc ?? n
-  guard m <= 2 || !useBLAS else {
-    BLAS.gemm(m: m, n: n, k: k, alpha: alpha, a: a, b: b, beta: 1, c: c, ldc: ldc)
-    return
-  }
-  for r in 0..<m {
-    let row = c + r * ldc
-    for i in 0..<k {
-      let x = alpha * a[r * k + i]
-      if x == 0 { continue }
-      let w = b + i * n
-      for j in 0..<n { row[j] += x * w[j] }
-    }
-  }
+  lopt_velo_gemm(m, n, k, alpha, a, k, b, n, c, ldc ?? n)
 }
 
 /// Sets each of `rows` rows (leading dimension `ld`) to the `width` values at `values`.

@@ -1,0 +1,389 @@
+// The body of VeLO's C kernels, included once per instruction-set level by VeLOKernel.c with
+// VL (lanes per vector), TARGET (a function attribute) and NAME(x) (a per-level suffix) set.
+// Vectors are clang/GCC vector extensions, so one source serves every level.
+
+#define VF NAME(vf)
+#define VI NAME(vi)
+#define INLINE static inline __attribute__((always_inline)) TARGET
+typedef float VF __attribute__((vector_size(VL * 4)));
+typedef int VI __attribute__((vector_size(VL * 4)));
+
+/// `x` in every lane (`x − 0` is exactly `x`, so it folds into a broadcast; `0 + x` would not).
+INLINE VF NAME(splat)(float x) { return x - (VF){}; }
+
+INLINE VF NAME(vmax)(VF a, VF b) {
+  VI less = a < b;
+  return (VF)(((VI)b & less) | ((VI)a & ~less));
+}
+
+INLINE VF NAME(vmin)(VF a, VF b) { return -NAME(vmax)(-a, -b); }
+
+INLINE VF NAME(clamp)(VF x, float low, float high) {
+  return NAME(vmin)(NAME(vmax)(x, NAME(splat)(low)), NAME(splat)(high));
+}
+
+/// `count` (≤ VL) floats from `base + i`, zero-filled; stride 0 broadcasts `base[i]`.
+INLINE VF NAME(load)(const float *base, long i, long stride, int count) {
+  if (stride == 0) return NAME(splat)(base[i]);
+  VF x = {};
+  if (count == VL) {
+    __builtin_memcpy(&x, base + i, sizeof x);
+  } else {
+    for (int lane = 0; lane < count; lane++) x[lane] = base[i + lane];
+  }
+  return x;
+}
+
+INLINE float NAME(sum)(VF x) {
+  float total = 0;
+  for (int lane = 0; lane < VL; lane++) total += x[lane];
+  return total;
+}
+
+/// exp(x) to ~2 ulp: range reduction by ln 2 and a degree-6 polynomial, all in lanes.
+INLINE VF NAME(exponential)(VF x) {
+  VF xc = NAME(clamp)(x, -87, 88);
+  VF magic = NAME(splat)(12582912.0f);  // 1.5 · 2^23: adding it rounds to an integer
+  VF t = xc * 1.44269504f + magic;
+  VF k = t - magic;
+  VF r = xc - k * 0.69314575f - k * 1.4286068e-6f;
+  VF poly = NAME(splat)(1.0f / 720);
+  poly = poly * r + 1.0f / 120;
+  poly = poly * r + 1.0f / 24;
+  poly = poly * r + 1.0f / 6;
+  poly = poly * r + 0.5f;
+  poly = poly * r + 1;
+  poly = poly * r + 1;
+  VI scale = ((VI)t - 0x4B400000 + 127) << 23;
+  return poly * (VF)scale;
+}
+
+/// Stores the first `count` lanes of `x` at `base + i`.
+INLINE void NAME(store)(float *base, long i, VF x, int count) {
+  if (count == VL) {
+    __builtin_memcpy(base + i, &x, sizeof x);
+  } else {
+    for (int lane = 0; lane < count; lane++) base[i + lane] = x[lane];
+  }
+}
+
+/// 1 in the first `count` lanes, 0 in the others.
+INLINE VF NAME(mask)(int count) {
+  VF mask = {};
+  for (int lane = 0; lane < count; lane++) mask[lane] = 1;
+  return mask;
+}
+
+/// Computes the 30 features of the `count` elements from `e` (row index `ri`, column index `ci`)
+/// and hands each to `EMIT(value, channel)` as soon as it exists, so few stay live in registers.
+/// Channels 15–26 (row / column statistics) are emitted for rank ≤ 1 tensors only. Leaves `pe`
+/// (the parameters) and `u` (rsqrt(rms + 1e-6)) defined.
+#define NAME_FEATURES(EMIT)                                                                    \
+  VF gc = NAME(clamp)(NAME(load)(t->g, e, 1, count), -1000, 1000);                            \
+  EMIT(gc, 0);                                                                                 \
+  EMIT(NAME(clamp)(gc, -0.1f, 0.1f), 1);                                                       \
+  VF pe = NAME(load)(t->p, e, 1, count);                                                       \
+  EMIT(pe, 2);                                                                                 \
+  VF rms = NAME(load)(t->v, e, 1, count);                                                      \
+  VF u = 1.0f / __builtin_elementwise_sqrt(rms + 1e-6f);                                       \
+  EMIT(rms, 6);                                                                                \
+  EMIT(u, 10);                                                                                 \
+  EMIT(gc * u, 14);                                                                            \
+  for (int k = 0; k < 3; k++) {                                                                \
+    VF mk = NAME(load)(t->m + k * t->n, e, 1, count);                                          \
+    EMIT(mk, 3 + k);                                                                           \
+    EMIT(mk * u, 7 + k);                                                                       \
+    if (factored) {                                                                            \
+      VF sk = NAME(load)(t->rowPlanes + (3 + k) * t->rowCount, ri, rs, count) *                \
+              NAME(load)(t->columnPlanes + (3 + k) * t->columnCount, ci, cs, count);           \
+      EMIT(gc * sk, 11 + k);                                                                   \
+      EMIT(mk * sk, 27 + k);                                                                   \
+    } else {                                                                                   \
+      const float *fp = t->fullPlanes;                                                         \
+      EMIT(gc * NAME(load)(fp + (3 + k) * t->n, e, 1, count), 11 + k);                         \
+      EMIT(mk * NAME(load)(fp + (6 + k) * t->n, e, 1, count), 27 + k);                         \
+      VF vk = NAME(load)(t->full + k * t->n, e, 1, count);                                     \
+      EMIT(vk, 15 + k);                                                                        \
+      EMIT(vk, 18 + k);                                                                        \
+      VF rk = NAME(load)(fp + k * t->n, e, 1, count);                                          \
+      EMIT(rk, 21 + k);                                                                        \
+      EMIT(rk, 24 + k);                                                                        \
+    }                                                                                          \
+  }
+
+/// Pass 1 for one block of `count` (≤ VL) elements: adds the squares of its features to `s`.
+INLINE void NAME(square_block)(const LoptVeLOTensor *t, long e, int count, long ri, long rs,
+                               long ci, long cs, int factored, VF *s) {
+  VF valid = count == VL ? NAME(splat)(1) : NAME(mask)(count);
+#define SQUARE(x, c)     \
+  {                      \
+    VF y_ = (x) * valid; \
+    s[c] += y_ * y_;     \
+  }
+  NAME_FEATURES(SQUARE)
+#undef SQUARE
+  (void)pe;
+}
+
+/// Pass 1 over one run with constant strides; lanes are flushed to `totals` every 256 elements.
+INLINE void NAME(sum_squares_run)(const LoptVeLOTensor *t, long start, long length, long row,
+                                  long rs, long column, long cs, int factored, double *totals) {
+  for (long done = 0; done < length; done += 256) {
+    long size = length - done < 256 ? length - done : 256;
+    VF s[30] = {};
+    long j = 0;
+    for (; j + VL <= size; j += VL) {
+      long o = done + j;
+      NAME(square_block)(t, start + o, VL, row + o * rs, rs, column + o * cs, cs, factored, s);
+    }
+    if (j < size) {
+      long o = done + j;
+      NAME(square_block)(t, start + o, (int)(size - j), row + o * rs, rs, column + o * cs, cs,
+                         factored, s);
+    }
+    for (int c = 0; c < 30; c++) {
+      if (factored && c >= 15 && c < 27) continue;
+      totals[c] += NAME(sum)(s[c]);
+    }
+  }
+}
+
+/// Pass 2 for one block of `count` (≤ VL) elements: features, MLP, `p ← p − Δ`.
+INLINE void NAME(apply_block)(const LoptVeLOTensor *t, long e, int count, long ri, long rs,
+                              long ci, long cs, int factored) {
+  const float *w = t->weights;
+  VF h[4];
+  for (int o = 0; o < 4; o++) {
+    h[o] = NAME(splat)(w[120 + o]);
+    if (factored) {
+      h[o] += NAME(load)(t->rowPlanes + (6 + o) * t->rowCount, ri, rs, count) +
+              NAME(load)(t->columnPlanes + (6 + o) * t->columnCount, ci, cs, count);
+    }
+  }
+#define MAC(x, c)                                                  \
+  {                                                                \
+    VF x_ = (x);                                                   \
+    for (int o_ = 0; o_ < 4; o_++) h[o_] += x_ * w[4 * (c) + o_]; \
+  }
+  NAME_FEATURES(MAC)
+  VF a[4];
+  for (int o = 0; o < 4; o++) {
+    a[o] = NAME(splat)(w[140 + o]);
+    for (int i = 0; i < 4; i++) a[o] += NAME(vmax)(h[i], (VF){}) * w[124 + 4 * i + o];
+  }
+#undef MAC
+  VF b[4];
+  for (int i = 0; i < 4; i++) b[i] = NAME(vmax)(a[i], (VF){});
+  VF direction = w[156] + b[0] * w[144] + b[1] * w[147] + b[2] * w[150] + b[3] * w[153];
+  VF magnitude = w[157] + b[0] * w[145] + b[1] * w[148] + b[2] * w[151] + b[3] * w[154];
+  VF step = direction * (t->sigma * NAME(exponential)(t->expMult * magnitude)) * t->stepScale;
+  if (t->preconditionOutput) step *= u;
+  NAME(store)(t->p, e, pe - step, count);
+}
+
+/// Pass 2 over one run with constant strides.
+INLINE void NAME(apply_run)(const LoptVeLOTensor *t, long start, long length, long row, long rs,
+                            long column, long cs, int factored) {
+  long j = 0;
+  for (; j + VL <= length; j += VL) {
+    NAME(apply_block)(t, start + j, VL, row + j * rs, rs, column + j * cs, cs, factored);
+  }
+  if (j < length) {
+    NAME(apply_block)(t, start + j, (int)(length - j), row + j * rs, rs, column + j * cs, cs,
+                      factored);
+  }
+}
+
+TARGET static void NAME(sum_squares)(const LoptVeLOTensor *t, long start, long length, long row,
+                                     long rs, long column, long cs, double *totals) {
+  if (!t->factored) {
+    NAME(sum_squares_run)(t, start, length, 0, 0, 0, 0, 0, totals);
+  } else if (rs == 1 && cs == 1) {
+    NAME(sum_squares_run)(t, start, length, row, 1, column, 1, 1, totals);
+  } else if (rs == 1) {
+    NAME(sum_squares_run)(t, start, length, row, 1, column, 0, 1, totals);
+  } else {
+    NAME(sum_squares_run)(t, start, length, row, 0, column, 1, 1, totals);
+  }
+}
+
+TARGET static void NAME(apply)(const LoptVeLOTensor *t, long start, long length, long row,
+                               long rs, long column, long cs) {
+  if (!t->factored) {
+    NAME(apply_run)(t, start, length, 0, 0, 0, 0, 0);
+  } else if (rs == 1 && cs == 1) {
+    NAME(apply_run)(t, start, length, row, 1, column, 1, 1);
+  } else if (rs == 1) {
+    NAME(apply_run)(t, start, length, row, 1, column, 0, 1);
+  } else {
+    NAME(apply_run)(t, start, length, row, 0, column, 1, 1);
+  }
+}
+
+TARGET static void NAME(moments)(const float *p, const float *m, const float *v, long n,
+                                 double *sums) {
+  for (long done = 0; done < n; done += 256) {
+    long end = n - done < 256 ? n : done + 256;
+    VF lp = {}, l0 = {}, l1 = {}, l2 = {}, lv = {};
+    for (long j = done; j < end; j += VL) {
+      int count = end - j < VL ? (int)(end - j) : VL;
+      VF pe = NAME(load)(p, j, 1, count);
+      lp += pe * pe;
+      l0 += NAME(load)(m, j, 1, count);
+      l1 += NAME(load)(m + n, j, 1, count);
+      l2 += NAME(load)(m + 2 * n, j, 1, count);
+      lv += NAME(load)(v, j, 1, count);
+    }
+    sums[0] += NAME(sum)(lp);
+    sums[1] += NAME(sum)(l0);
+    sums[2] += NAME(sum)(l1);
+    sums[3] += NAME(sum)(l2);
+    sums[4] += NAME(sum)(lv);
+  }
+}
+
+/// Adds `q[0 ..< size]` to the row and column sums (stride 0: one row or column for the run).
+INLINE void NAME(add_sums)(const float *q, long size, double *rows, long rs, double *columns,
+                           long cs) {
+  double total = 0;
+  for (long j = 0; j < size; j++) {
+    if (rs) rows[j] += q[j];
+    if (cs) columns[j] += q[j];
+    total += q[j];
+  }
+  if (!rs) rows[0] += total;
+  if (!cs) columns[0] += total;
+}
+
+TARGET static void NAME(update_accumulators)(LoptVeLOAccumulators *a, long start, long length,
+                                             long row, long rs, long column, long cs) {
+  long n = a->n;
+  const float *bm = a->momentumDecay, *mu = a->means, *bf = a->factoredDecay;
+  float br = a->rmsDecay, s = a->scale;
+  float q[256];
+  for (long done = 0; done < length; done += 256) {
+    long size = length - done < 256 ? length - done : 256;
+    VF var[6] = {};
+    for (long j = 0; j < size; j += VL) {
+      int count = size - j < VL ? (int)(size - j) : VL;
+      long i = start + done + j;
+      VF mk[3] = {NAME(load)(a->m, i, 1, count), NAME(load)(a->m + n, i, 1, count),
+                  NAME(load)(a->m + 2 * n, i, 1, count)};
+      VF ve = NAME(load)(a->v, i, 1, count);
+      VF valid = count == VL ? NAME(splat)(1) : NAME(mask)(count);
+      VF gc = NAME(clamp)(NAME(load)(a->g, i, 1, count), -1000, 1000);
+      for (int k = 0; k < 3; k++) {
+        VF d = (s * mk[k] - mu[k]) * valid, r = (s * ve - mu[k]) * valid;
+        var[k] += d * d;
+        var[3 + k] += r * r;
+        NAME(store)(a->m + k * n, i, bm[k] * mk[k] + (1 - bm[k]) * gc, count);
+      }
+      NAME(store)(a->v, i, br * ve + (1 - br) * (gc * gc), count);
+      NAME(store)(q, j, gc * gc + 1e-30f, count);
+    }
+    for (int k = 0; k < 6; k++) a->variance[k] += NAME(sum)(var[k]);
+    long first = start + done;
+    if (a->rowSums) {
+      double *rows = a->rowSums + row + done * rs, *columns = a->columnSums + column + done * cs;
+      if (rs && cs) NAME(add_sums)(q, size, rows, 1, columns, 1);
+      else if (rs) NAME(add_sums)(q, size, rows, 1, columns, 0);
+      else NAME(add_sums)(q, size, rows, 0, columns, 1);
+    } else {
+      for (int k = 0; k < 3; k++) {
+        float *plane = a->full + k * n + first;
+        for (long j = 0; j < size; j++) plane[j] = bf[k] * plane[j] + (1 - bf[k]) * q[j];
+      }
+    }
+  }
+}
+
+INLINE VF NAME(sigmoid)(VF x) { return 1.0f / (1.0f + NAME(exponential)(-x)); }
+
+/// tanh(x) = 1 − 2 / (exp(2x) + 1): absolute error ~1e-7 (the relative error of tiny |x| is
+/// larger, which the LSTM's tolerances allow).
+INLINE VF NAME(tanh)(VF x) { return 1.0f - 2.0f / (NAME(exponential)(2.0f * x) + 1.0f); }
+
+/// One LSTM step per row from the gate pre-activations `[i, g, f, o]` (forget bias +1).
+TARGET static void NAME(lstm_cell)(const float *gates, float *hidden, float *cell, long rows,
+                                   long h) {
+  for (long r = 0; r < rows; r++) {
+    const float *z = gates + r * 4 * h;
+    float *c = cell + r * h, *out = hidden + r * h;
+    for (long j = 0; j < h; j += VL) {
+      int count = h - j < VL ? (int)(h - j) : VL;
+      VF input = NAME(sigmoid)(NAME(load)(z, j, 1, count));
+      VF candidate = NAME(tanh)(NAME(load)(z + h, j, 1, count));
+      VF forget = NAME(sigmoid)(NAME(load)(z + 2 * h, j, 1, count) + 1.0f);
+      VF output = NAME(sigmoid)(NAME(load)(z + 3 * h, j, 1, count));
+      VF next = forget * NAME(load)(c, j, 1, count) + input * candidate;
+      VF state = output * NAME(tanh)(next);
+      for (int lane = 0; lane < count; lane++) {
+        c[j + lane] = next[lane];
+        out[j + lane] = state[lane];
+      }
+    }
+  }
+}
+
+/// Rows of A per register tile: 8 × 2 accumulators fit AVX-512's 32 registers, 4 × 2 the 16
+/// of AVX2 and SSE.
+#define MR (VL == 16 ? 8 : 4)
+
+/// One register tile of the product: `rows` (≤ MR) rows × `vectors` (≤ 2) vectors of columns.
+INLINE void NAME(gemm_tile)(int rows, int vectors, long k, float alpha, const float *a, long lda,
+                            const float *b, long ldb, float *c, long ldc) {
+  VF acc[MR][2] = {};
+  for (long l = 0; l < k; l++) {
+    VF bv[2];
+    for (int v = 0; v < vectors; v++) bv[v] = NAME(load)(b + l * ldb, v * VL, 1, VL);
+    for (int r = 0; r < rows; r++) {
+      VF x = NAME(splat)(a[r * lda + l]);
+      for (int v = 0; v < vectors; v++) acc[r][v] += x * bv[v];
+    }
+  }
+  for (int r = 0; r < rows; r++) {
+    for (int v = 0; v < vectors; v++) {
+      VF out = NAME(load)(c + r * ldc, v * VL, 1, VL) + alpha * acc[r][v];
+      __builtin_memcpy(c + r * ldc + v * VL, &out, sizeof out);
+    }
+  }
+}
+
+/// Blocks of 64 rows of B outer (each read in full, row by row, then reused from cache; a
+/// column panel of a row-major B strides by `ldb` and would thrash the cache), column panels of
+/// 2·VL next, tiles of MR rows of A inner.
+TARGET static void NAME(gemm)(long m, long n, long k, float alpha, const float *a, long lda,
+                              const float *b, long ldb, float *c, long ldc) {
+  for (long l = 0; l < k; l += 64) {
+    long kc = k - l < 64 ? k - l : 64;
+    const float *al = a + l, *bl = b + l * ldb;
+    long j = 0;
+    for (; j + 2 * VL <= n; j += 2 * VL) {
+      // The 64 × 2·VL block of B, copied contiguously so the row tiles read it from L1.
+      float panel[64 * 2 * VL];
+      for (long q = 0; q < kc; q++) __builtin_memcpy(panel + q * 2 * VL, bl + q * ldb + j, 8 * VL);
+      long i = 0;
+      for (; i + MR <= m; i += MR)
+        NAME(gemm_tile)(MR, 2, kc, alpha, al + i * lda, lda, panel, 2 * VL, c + i * ldc + j, ldc);
+      for (; i < m; i++)
+        NAME(gemm_tile)(1, 2, kc, alpha, al + i * lda, lda, panel, 2 * VL, c + i * ldc + j, ldc);
+    }
+    for (; j + VL <= n; j += VL) {
+      for (long i = 0; i < m; i++)
+        NAME(gemm_tile)(1, 1, kc, alpha, al + i * lda, lda, bl + j, ldb, c + i * ldc + j, ldc);
+    }
+    for (; j < n; j++) {
+      for (long i = 0; i < m; i++) {
+        float sum = 0;
+        for (long q = 0; q < kc; q++) sum += al[i * lda + q] * bl[q * ldb + j];
+        c[i * ldc + j] += alpha * sum;
+      }
+    }
+  }
+}
+
+#undef MR
+#undef NAME_FEATURES
+#undef INLINE
+#undef VI
+#undef VF

@@ -1,0 +1,99 @@
+// VeLO's hot loops in C, compiled for several x86-64 levels and chosen at run time.
+//
+// Each function exists as an AVX-512, an AVX2 + FMA and a portable (baseline x86-64 or other
+// architecture) variant of one source (VeLOKernelBody.h); the first call picks the best one
+// the CPU supports with `__builtin_cpu_supports`, as `lopt_openblas_core_for_cpu` does. None of
+// them allocates. The variants differ only in rounding (FMA contraction, summation order).
+#ifndef CLOPT_VELO_H
+#define CLOPT_VELO_H
+
+/// One tensor's inputs to the fused per-parameter kernel (VELO_SPEC.md §1.9–§1.11).
+typedef struct {
+  /// Parameters (updated in place by `lopt_velo_apply`), gradients (clipped to ±1000 here).
+  float *p;
+  const float *g;
+  /// Three momentum planes of `n` floats each (decays 0.9, 0.99, 0.999), and the rms EMA.
+  const float *m;
+  const float *v;
+  long n;
+  /// Rank ≥ 2: planes of `rowCount` / `columnCount` floats. Planes 0–2: rsqrt(r_k + 1e-8),
+  /// 3–5: ρ_k (rows) or γ_k (columns), 6–9: the first layer's row / column contribution.
+  const float *rowPlanes;
+  const float *columnPlanes;
+  long rowCount;
+  long columnCount;
+  /// Rank ≤ 1: the three second-moment planes v_k and nine derived planes of `n` floats:
+  /// rsqrt(v_k + 1e-8), rsqrt(max(v_k + 1e-9, 1e-9)), 1 / sqrt(v_k).
+  const float *full;
+  const float *fullPlanes;
+  /// The 159 MLP weights (w0 [30, 4] with the channel normalisers folded in, b0, w1, b1, w2,
+  /// b2).
+  const float *weights;
+  /// `λ · stepMult`, σ_p (or 1), and `expMult`.
+  float stepScale;
+  float sigma;
+  float expMult;
+  /// Non-zero for rank ≥ 2 tensors; non-zero to multiply the step by rsqrt(rms + 1e-6).
+  int factored;
+  int preconditionOutput;
+} LoptVeLOTensor;
+
+/// One tensor's accumulator update (VELO_SPEC.md §1.4, E1–E3) with the LSTM features' centred
+/// variances of the previous accumulators (E6).
+typedef struct {
+  /// Gradients (clipped to ±1000 here); momentum (3 planes of `n`) and rms, updated in place.
+  const float *g;
+  float *m;
+  float *v;
+  long n;
+  /// `s = 1 / rms(p)` and the means μ_k of `s · m_k` (previous values).
+  float scale;
+  float means[3];
+  float momentumDecay[3];
+  float rmsDecay;
+  float factoredDecay[3];
+  /// Rank ≥ 2: Σ (g² + 1e-30) per row and per column are added here (the caller turns them
+  /// into means and the EMAs). Rank ≤ 1: NULL, and the three planes `full` are updated.
+  double *rowSums;
+  double *columnSums;
+  float *full;
+  /// Out (added to): Σ (s·m_k − μ_k)², k = 0…2, then Σ (s·v − μ_k)².
+  double variance[6];
+} LoptVeLOAccumulators;
+
+/// Adds Σp², Σm_0, Σm_1, Σm_2 and Σv over `n` elements to `sums[0…4]` (flushed to double every
+/// 256 elements).
+void lopt_velo_moments(const float *p, const float *m, const float *v, long n, double *sums);
+
+/// Updates the accumulators of one run of elements (arguments as in `lopt_velo_sum_squares`;
+/// for rank ≤ 1 tensors pass row 0, stride 0).
+void lopt_velo_update_accumulators(LoptVeLOAccumulators *accumulators, long start, long length,
+                                   long row, long rowStride, long column, long columnStride);
+
+/// Pass 1 over elements `start ..< start + length` of one contiguous run: adds each of the 30
+/// feature channels' Σx² to `totals` (channels 15–26 of a factored tensor are left out; the
+/// caller sums them per row and column). Row index `row + j · rowStride`, column index
+/// `column + j · columnStride`, strides 0 or 1.
+void lopt_velo_sum_squares(const LoptVeLOTensor *tensor, long start, long length, long row,
+                           long rowStride, long column, long columnStride, double *totals);
+
+/// Pass 2 over one run (arguments as in `lopt_velo_sum_squares`): features, the 30 → 4 → 4 → 3
+/// MLP and `p ← p − stepScale · d · σ · exp(expMult · a)` (· rsqrt(rms + 1e-6) if asked).
+void lopt_velo_apply(const LoptVeLOTensor *tensor, long start, long length, long row,
+                     long rowStride, long column, long columnStride);
+
+/// `C += alpha · A · B` for row-major `A [m, k]` (`lda`), `B [k, n]` (`ldb`), `C [m, n]`
+/// (`ldc`): the tensor-level products. `B` is read once per 64-row block and copied in
+/// pieces of 64 rows × two vectors to the stack (no whole-matrix packing, no allocation).
+void lopt_velo_gemm(long m, long n, long k, float alpha, const float *a, long lda,
+                    const float *b, long ldb, float *c, long ldc);
+
+/// One LSTM step for `rows` rows of `h` units: `gates [rows, 4h]` holds the pre-activations
+/// `[i, g, f, o]`; `cell` (read and written) and `hidden` are `[rows, h]`. The forget gate gets
+/// +1; sigmoid and tanh use a vectorised exp (absolute error ~1e-7, not libm's rounding).
+void lopt_velo_lstm_cell(const float *gates, float *hidden, float *cell, long rows, long h);
+
+/// The name of the variant in use: "avx512", "avx2" or "portable".
+const char *lopt_velo_kernel_variant(void);
+
+#endif
