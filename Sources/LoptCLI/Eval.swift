@@ -92,17 +92,7 @@ struct Eval: ParsableCommand {
 
   /// The learning rates of the grid.
   var learningRates: [Float] {
-    get throws {
-      guard let grid else { return LearningRateSweep.veloGrid }
-      let rates = grid.split(separator: ",").map {
-        Float($0.trimmingCharacters(in: .whitespaces))
-      }
-      guard !rates.isEmpty, rates.allSatisfy({ $0.map { $0.isFinite && $0 > 0 } ?? false }) else {
-        throw ValidationError(
-          "--grid takes positive learning rates separated by commas, got '\(grid)'")
-      }
-      return rates.map { $0! }
-    }
+    get throws { try Tune.learningRates(grid) }
   }
 
   /// The baselines' names, checked.

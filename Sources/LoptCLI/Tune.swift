@@ -41,17 +41,22 @@ struct Tune: ParsableCommand {
 
   /// The learning rates of the sweep.
   var learningRates: [Float] {
-    get throws {
-      guard let grid else { return LearningRateSweep.veloGrid }
-      let rates = grid.split(separator: ",").map {
-        Float($0.trimmingCharacters(in: .whitespaces))
-      }
-      guard !rates.isEmpty, rates.allSatisfy({ $0.map { $0.isFinite && $0 > 0 } ?? false }) else {
-        throw ValidationError(
-          "--grid takes positive learning rates separated by commas, got '\(grid)'")
-      }
-      return rates.map { $0! }
+    get throws { try Self.learningRates(grid) }
+  }
+
+  /// The rates a `--grid` value lists (VeLO's grid when there is none).
+  ///
+  /// - Throws: ``ValidationError`` unless the value is positive numbers separated by commas.
+  static func learningRates(_ grid: String?) throws -> [Float] {
+    guard let grid else { return LearningRateSweep.veloGrid }
+    let rates = grid.split(separator: ",").map {
+      Float($0.trimmingCharacters(in: .whitespaces))
     }
+    guard !rates.isEmpty, rates.allSatisfy({ $0.map { $0.isFinite && $0 > 0 } ?? false }) else {
+      throw ValidationError(
+        "--grid takes positive learning rates separated by commas, got '\(grid)'")
+    }
+    return rates.map { $0! }
   }
 
   func validate() throws {
