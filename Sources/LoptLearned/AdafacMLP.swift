@@ -212,8 +212,7 @@ public struct AdafacMLP: LearnedOptimizer {
       columnRsqrt: ParameterSet(layout: columns),
       scratch: PerParameterScratch(
         featureCount: configuration.featureCount,
-        stepFeatureCount: TrainingStepEmbedding.count, network: network,
-        largestTensor: parameters.layout.entries.map(\.count).max() ?? 0))
+        stepFeatureCount: TrainingStepEmbedding.count, network: network))
   }
 
   /// Applies one AdafacMLP step to every tensor.

@@ -278,19 +278,16 @@ struct PerParameterMLP: Sendable {
   /// The largest width: the size of each of the two activation buffers, in block rows.
   var maximumWidth: Int { widths.max() ?? 0 }
 
-  /// Runs the network on `count` (≤ ``blockSize``) elements and returns the output buffer
-  /// (`[widths.last][blockSize]`), one of the two halves of `scratch`
-  /// (`2 × maximumWidth × blockSize` floats).
-  ///
-  /// Input feature `c` of element `e` is `input[c × inputStride + e]`.
+  /// Runs the network on the `count` (≤ ``blockSize``) elements of `input` (`[widths[0]][blockSize]`)
+  /// and returns the output buffer (`[widths.last][blockSize]`), one of the two halves of
+  /// `scratch` (`2 × maximumWidth × blockSize` floats).
   @inline(__always)
   func apply(
-    theta: UnsafePointer<Float>, input: UnsafePointer<Float>, inputStride: Int, count: Int,
+    theta: UnsafePointer<Float>, input: UnsafePointer<Float>, count: Int,
     scratch: UnsafeMutablePointer<Float>
   ) -> UnsafePointer<Float> {
     let block = Self.blockSize
     var source = input
-    var stride = inputStride
     var destination = scratch
     let layers = widths.count - 1
     for layer in 0..<layers {
@@ -302,7 +299,7 @@ struct PerParameterMLP: Sendable {
         for e in 0..<count { out[e] = 0 }
         for i in 0..<fanIn {
           let weight = w[i * fanOut + j]
-          let x = source + i * stride
+          let x = source + i * block
           for e in 0..<count { out[e] += x[e] * weight }
         }
         let bias = b[j]
@@ -313,7 +310,6 @@ struct PerParameterMLP: Sendable {
         }
       }
       source = UnsafePointer(destination)
-      stride = block
       destination =
         destination == scratch ? scratch + maximumWidth * block : scratch
     }
@@ -328,26 +324,15 @@ struct PerParameterScratch: Sendable {
   var floats: [Float]
   /// Per-feature sums of squares over the tensor.
   var sums: [Double]
-  /// The normalised inputs of a whole tensor (`[inputs][count]`), for tensors of at most
-  /// ``cacheCapacity`` elements, so their features are computed once instead of twice.
-  var cache: [Float]
-  /// The largest tensor the cache holds.
-  let cacheCapacity: Int
 
-  /// Tensors up to this many elements are cached (at most 2.5 MB of cache for 39 inputs).
-  static let cacheLimit = 16384
-
-  /// Scratch for `featureCount` features, `stepFeatureCount` appended inputs and `network`,
-  /// for tensors of up to `largestTensor` elements.
-  init(featureCount: Int, stepFeatureCount: Int, network: PerParameterMLP, largestTensor: Int) {
+  /// Scratch for `featureCount` features, `stepFeatureCount` appended inputs and `network`.
+  init(featureCount: Int, stepFeatureCount: Int, network: PerParameterMLP) {
     let block = PerParameterMLP.blockSize
     floats = [Float](
       repeating: 0,
       count: 2 * featureCount + stepFeatureCount + network.widths[0] * block
         + 2 * network.maximumWidth * block)
     sums = [Double](repeating: 0, count: featureCount)
-    cacheCapacity = min(largestTensor, Self.cacheLimit)
-    cache = [Float](repeating: 0, count: network.widths[0] * cacheCapacity)
   }
 }
 
@@ -358,11 +343,9 @@ struct PerParameterScratch: Sendable {
 /// (d, a) = MLP([x̂, step features])
 /// p ← p − d · exp(expMult · a) · stepMult
 /// ```
-/// Pass 1 accumulates the channel sums of squares; pass 2 normalises the features block by
-/// block (``PerParameterMLP/blockSize`` elements), runs the MLP on the block and writes the
-/// parameters. Tensors of up to ``PerParameterScratch/cacheLimit`` elements keep their
-/// features from pass 1 in a preallocated cache; larger ones recompute them in pass 2, so no
-/// buffer grows with the model.
+/// Pass 1 accumulates the channel sums of squares; pass 2 recomputes the features block by
+/// block (``PerParameterMLP/blockSize`` elements), normalises them, runs the MLP on the block
+/// and writes the parameters. No `[S, F]` buffer is made.
 enum PerParameterStep {
   /// Applies the step to the `count` parameters at `parameters`.
   ///
@@ -377,69 +360,46 @@ enum PerParameterStep {
     let featureCount = source.featureCount
     let inputCount = network.widths[0]
     let block = PerParameterMLP.blockSize
-    let isCached = count <= scratch.cacheCapacity
-    scratch.cache.withUnsafeMutableBufferPointer { cacheBuffer in
-      scratch.sums.withUnsafeMutableBufferPointer { sums in
-        scratch.floats.withUnsafeMutableBufferPointer { floats in
-          let raw = floats.baseAddress!
-          let stepFeatures = raw + 2 * featureCount
-          // Inputs are feature-major: the whole tensor's in the cache, else one block's.
-          let (inputs, stride) =
-            isCached
-            ? (cacheBuffer.baseAddress!, count)
-            : (stepFeatures + (inputCount - featureCount), block)
-          let activations = stepFeatures + (inputCount - featureCount) + inputCount * block
-          for c in 0..<featureCount { sums[c] = 0 }
-          for i in 0..<count {
-            source.write(element: i, into: raw)
-            for c in 0..<featureCount {
-              sums[c] += Double(raw[c] * raw[c])
-              if isCached { inputs[c * stride + i] = raw[c] }
-            }
+    scratch.sums.withUnsafeMutableBufferPointer { sums in
+      scratch.floats.withUnsafeMutableBufferPointer { floats in
+        let raw = floats.baseAddress!
+        let stepFeatures = raw + 2 * featureCount
+        let inputs = stepFeatures + (inputCount - featureCount)
+        let activations = inputs + inputCount * block
+        for c in 0..<featureCount { sums[c] = 0 }
+        for i in 0..<count {
+          source.write(element: i, into: raw)
+          for c in 0..<featureCount { sums[c] += Double(raw[c] * raw[c]) }
+        }
+        for c in 0..<featureCount {
+          sums[c] = Double(lopt_rsqrtf(1e-5 + Float(sums[c] / Double(count))))
+        }
+        for c in featureCount..<inputCount {
+          let value = stepFeatures[c - featureCount]
+          for e in 0..<block { inputs[c * block + e] = value }
+        }
+        for first in stride(from: 0, to: count, by: block) {
+          let n = min(block, count - first)
+          for e in 0..<n {
+            source.write(element: first + e, into: raw)
+            for c in 0..<featureCount { inputs[c * block + e] = raw[c] * Float(sums[c]) }
           }
-          for c in 0..<featureCount {
-            sums[c] = Double(lopt_rsqrtf(1e-5 + Float(sums[c] / Double(count))))
-          }
-          let filled = isCached ? count : block
-          for c in featureCount..<inputCount {
-            let value = stepFeatures[c - featureCount]
-            for e in 0..<filled { inputs[c * stride + e] = value }
-          }
-          if isCached {
-            for c in 0..<featureCount {
-              let scale = Float(sums[c])
-              for i in 0..<count { inputs[c * stride + i] *= scale }
+          let output = network.apply(
+            theta: theta, input: inputs, count: n, scratch: activations)
+          for e in 0..<n {
+            let (direction, magnitude) = (output[e], output[block + e])
+            let step = direction * exp(magnitude * expMult) * stepMult
+            if Observer.isActive {
+              source.write(element: first + e, into: raw)
+              let input = raw + featureCount
+              for c in 0..<inputCount { input[c] = inputs[c * block + e] }
+              observer.observe(
+                tensor: tensor, element: first + e,
+                rawFeatures: UnsafeBufferPointer(start: raw, count: featureCount),
+                input: UnsafeBufferPointer(start: input, count: inputCount),
+                output: (direction, magnitude), update: step)
             }
-          }
-          for first in Swift.stride(from: 0, to: count, by: block) {
-            let n = min(block, count - first)
-            let blockInputs = isCached ? inputs + first : inputs
-            if !isCached {
-              for e in 0..<n {
-                source.write(element: first + e, into: raw)
-                for c in 0..<featureCount {
-                  blockInputs[c * stride + e] = raw[c] * Float(sums[c])
-                }
-              }
-            }
-            let output = network.apply(
-              theta: theta, input: blockInputs, inputStride: stride, count: n,
-              scratch: activations)
-            for e in 0..<n {
-              let (direction, magnitude) = (output[e], output[block + e])
-              let step = direction * exp(magnitude * expMult) * stepMult
-              if Observer.isActive {
-                source.write(element: first + e, into: raw)
-                let input = raw + featureCount
-                for c in 0..<inputCount { input[c] = blockInputs[c * stride + e] }
-                observer.observe(
-                  tensor: tensor, element: first + e,
-                  rawFeatures: UnsafeBufferPointer(start: raw, count: featureCount),
-                  input: UnsafeBufferPointer(start: input, count: inputCount),
-                  output: (direction, magnitude), update: step)
-              }
-              parameters[first + e] -= step
-            }
+            parameters[first + e] -= step
           }
         }
       }

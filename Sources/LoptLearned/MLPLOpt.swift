@@ -130,8 +130,7 @@ public struct MLPLOpt: LearnedOptimizer {
       iteration: 0, momentum: ParameterSet(layout: layout),
       scratch: PerParameterScratch(
         featureCount: configuration.featureCount,
-        stepFeatureCount: TrainingStepEmbedding.count, network: network,
-        largestTensor: parameters.layout.entries.map(\.count).max() ?? 0))
+        stepFeatureCount: TrainingStepEmbedding.count, network: network))
   }
 
   /// Applies one MLPLOpt step to every tensor.

@@ -40,7 +40,7 @@ public struct GradientEstimator<Problem: InnerProblem>: Sendable {
   }
 
   /// Runs lane `lane` of outer step `step` with family `family` and reports its two
-  /// meta-objectives.
+  /// meta-objectives (for FullES, both of ``runCopy(_:sign:step:family:theta:state:)``).
   ///
   /// - Parameters:
   ///   - lane: the lane's index.
@@ -54,76 +54,95 @@ public struct GradientEstimator<Problem: InnerProblem>: Sendable {
   public func runLane(
     _ lane: Int, step: Int, family: Int, theta: ParameterSet, state: LaneState<Problem>
   ) throws -> LaneReport {
-    let plusEpisode: Problem.Episode
-    var minusEpisode: Problem.Episode
-    let steps: Int
-    if settings.kind.isTruncated {
-      if state.plus == nil || state.remaining <= 0 {
-        let unroll = settings.unrollLength
-        let drawn = truncation.length(
-          outerStep: step, key: randomness.length(step: step, lane: lane))
-        let length = (drawn + unroll - 1) / unroll * unroll
-        let episode = try problem.startEpisode(
-          key: randomness.episode(step: step, lane: lane), length: length, family: family)
-        (state.plus, state.minus) = (episode, episode)
-        (state.episodeStart, state.remaining) = (step, length)
-      }
-      steps = settings.unrollLength
-      plusEpisode = state.plus!
-      minusEpisode = settings.kind == .truncatedES ? state.plus! : state.minus!
-    } else {
-      steps = fullLength(step: step)
-      plusEpisode = try problem.startEpisode(
-        key: randomness.episode(step: step, lane: lane), length: steps, family: family)
-      minusEpisode = plusEpisode
-      state.episodeStart = step
+    guard settings.kind.isTruncated else {
+      let plus = try runCopy(lane, sign: 1, step: step, family: family, theta: theta, state: state)
+      let minus = try runCopy(
+        lane, sign: -1, step: step, family: family, theta: theta, state: state)
+      return report(lane, step: step, plus: plus, minus: minus)
     }
+    if state.plus == nil || state.remaining <= 0 {
+      let unroll = settings.unrollLength
+      let drawn = truncation.length(outerStep: step, key: randomness.length(step: step, lane: lane))
+      let length = (drawn + unroll - 1) / unroll * unroll
+      let episode = try problem.startEpisode(
+        key: randomness.episode(step: step, lane: lane), length: length, family: family)
+      (state.plus, state.minus) = (episode, episode)
+      (state.episodeStart, state.remaining) = (step, length)
+    }
+    let steps = settings.unrollLength
+    var plus = state.plus!
+    var minus = settings.kind == .truncatedES ? state.plus! : state.minus!
     let noiseStep = settings.kind == .noiseReuseES ? state.episodeStart : step
-    state.perturb(
-      theta, sigma: settings.standardDeviation,
-      key: randomness.noise(step: noiseStep, lane: lane))
-    var plus = plusEpisode
-    let plusObjective = try unroll(&plus, theta: state.plusTheta, steps: steps, state: state)
+    let key = randomness.noise(step: noiseStep, lane: lane)
+    let plusObjective = try unroll(
+      &plus, copy: state.plusCopy, theta: theta, sign: 1, key: key, steps: steps)
     let minusObjective = try unroll(
-      &minusEpisode, theta: state.minusTheta, steps: steps, state: state)
+      &minus, copy: state.minusCopy, theta: theta, sign: -1, key: key, steps: steps)
     let diverged = !(plusObjective.isFinite && minusObjective.isFinite)
-    if settings.kind.isTruncated {
-      state.remaining -= steps
-      if diverged {
-        (state.plus, state.minus, state.remaining) = (nil, nil, 0)
-      } else {
-        (state.plus, state.minus) = (plus, minusEpisode)
-      }
+    state.remaining -= steps
+    if diverged {
+      (state.plus, state.minus, state.remaining) = (nil, nil, 0)
+    } else {
+      (state.plus, state.minus) = (plus, minus)
     }
     return LaneReport(
       lane: lane, plus: plusObjective, minus: minusObjective, episodeStart: state.episodeStart,
       diverged: diverged, innerSteps: 2 * steps)
   }
 
-  /// Unrolls one copy and scores it; NaN when it diverged.
-  private func unroll(
-    _ episode: inout Problem.Episode, theta: ParameterSet, steps: Int, state: LaneState<Problem>
+  /// FullES only: runs the θ + σε (`sign` 1) or θ − σε (`sign` −1) copy of lane `lane` on a
+  /// fresh episode and returns its meta-objective (NaN when it diverged).
+  ///
+  /// The two copies share nothing but their seeds, so they can run on different threads at
+  /// once; each writes only its own half of `state`.
+  ///
+  /// - Throws: when the task cannot be built or θ does not fit the rule.
+  public func runCopy(
+    _ lane: Int, sign: Float, step: Int, family: Int, theta: ParameterSet,
+    state: LaneState<Problem>
   ) throws -> Float {
-    let rule = try problem.rule(for: theta)
-    state.losses.removeAll(keepingCapacity: true)
-    guard problem.advance(&episode, rule: rule, steps: steps, losses: &state.losses),
-      !state.losses.isEmpty
+    precondition(!settings.kind.isTruncated, "only FullES runs its copies separately")
+    let steps = fullLength(step: step)
+    var episode = try problem.startEpisode(
+      key: randomness.episode(step: step, lane: lane), length: steps, family: family)
+    return try unroll(
+      &episode, copy: sign > 0 ? state.plusCopy : state.minusCopy, theta: theta, sign: sign,
+      key: randomness.noise(step: step, lane: lane), steps: steps)
+  }
+
+  /// The report of a FullES lane from its two copies' objectives.
+  public func report(_ lane: Int, step: Int, plus: Float, minus: Float) -> LaneReport {
+    LaneReport(
+      lane: lane, plus: plus, minus: minus, episodeStart: step,
+      diverged: !(plus.isFinite && minus.isFinite), innerSteps: 2 * fullLength(step: step))
+  }
+
+  /// Unrolls one copy under θ + sign·σε (ε from `key`) and scores it; NaN when it diverged.
+  private func unroll(
+    _ episode: inout Problem.Episode, copy: CopyState, theta: ParameterSet, sign: Float,
+    key: RandomKey, steps: Int
+  ) throws -> Float {
+    copy.perturb(theta, by: sign * settings.standardDeviation, key: key)
+    let rule = try problem.rule(for: copy.theta)
+    copy.losses.removeAll(keepingCapacity: true)
+    guard problem.advance(&episode, rule: rule, steps: steps, losses: &copy.losses),
+      !copy.losses.isEmpty
     else { return .nan }
     switch settings.objective {
     case .lastRecompute:
       return problem.finalLoss(&episode, batches: settings.recomputeBatches)
     case .average:
-      return state.losses.reduce(0, +) / Float(state.losses.count)
+      return copy.losses.reduce(0, +) / Float(copy.losses.count)
     case .last:
-      return state.losses[state.losses.count - 1]
+      return copy.losses[copy.losses.count - 1]
     }
   }
 }
 
 /// A lane's state between outer steps.
 ///
-/// It holds the truncated estimators' episodes and the buffers for θ ± σε, and is used by one
-/// thread at a time.
+/// It holds the truncated estimators' episodes and a ``CopyState`` for each of the + and −
+/// copies. Each copy's state is used by one thread at a time.
 public final class LaneState<Problem: InnerProblem>: @unchecked Sendable {
   /// The + copy's episode (truncated estimators).
   var plus: Problem.Episode?
@@ -133,36 +152,38 @@ public final class LaneState<Problem: InnerProblem>: @unchecked Sendable {
   var episodeStart = 0
   /// Steps left in the current episode.
   var remaining = 0
-  /// The per-step losses of the unroll in progress.
-  var losses: [Float] = []
-  /// θ + σε.
-  var plusTheta: ParameterSet
-  /// θ − σε.
-  var minusTheta: ParameterSet
+  /// The + copy's buffers.
+  let plusCopy: CopyState
+  /// The − copy's buffers.
+  let minusCopy: CopyState
 
   /// A lane with no episode, for meta-parameters of `layout`.
   public init(layout: ParameterLayout) {
-    plusTheta = ParameterSet(layout: layout)
-    minusTheta = ParameterSet(layout: layout)
+    plusCopy = CopyState(layout: layout)
+    minusCopy = CopyState(layout: layout)
   }
 
   /// Forgets the episodes (after a resume, or when the lane moves to another process).
   public func reset() {
     (plus, minus, remaining) = (nil, nil, 0)
   }
+}
 
-  /// Sets ``plusTheta`` and ``minusTheta`` to θ ± σε with ε drawn from `key`.
-  func perturb(_ theta: ParameterSet, sigma: Float, key: RandomKey) {
-    plusTheta.withUnsafeMutableBufferPointer { plus in
-      key.fillNormal(plus)
-      minusTheta.withUnsafeMutableBufferPointer { minus in
-        theta.withUnsafeBufferPointer { theta in
-          for i in 0..<theta.count {
-            let delta = sigma * plus[i]
-            plus[i] = theta[i] + delta
-            minus[i] = theta[i] - delta
-          }
-        }
+/// One copy's buffers: its perturbed θ and its unroll's per-step losses.
+final class CopyState: @unchecked Sendable {
+  /// θ + sign·σε.
+  var theta: ParameterSet
+  /// The per-step losses of the unroll in progress.
+  var losses: [Float] = []
+
+  init(layout: ParameterLayout) { theta = ParameterSet(layout: layout) }
+
+  /// Sets ``theta`` to `base + scale·ε` with ε drawn from `key`.
+  func perturb(_ base: ParameterSet, by scale: Float, key: RandomKey) {
+    theta.withUnsafeMutableBufferPointer { perturbed in
+      key.fillNormal(perturbed)
+      base.withUnsafeBufferPointer { base in
+        for i in 0..<base.count { perturbed[i] = base[i] + scale * perturbed[i] }
       }
     }
   }

@@ -137,23 +137,40 @@ public final class MetaTrainer<Problem: InnerProblem> {
     for lane in mine where lanes[lane] == nil { lanes[lane] = LaneState(layout: layout) }
     let current = step
     let slotFamilies = (0..<min(families.slots, pairs)).map { family(slot: $0, at: current) }
-    let results = LaneResults(count: mine.count)
     let (estimator, theta, states) = (self.estimator, self.theta, lanes)
-    // Costliest lanes first, so threads finish together (longest-processing-time order).
-    let costs = mine.map {
-      estimator.problem.relativeCost(family: slotFamilies[$0 % slotFamilies.count])
-    }
-    let order = mine.indices.sorted { (costs[$0], $1) > (costs[$1], $0) }
-    pool.run(mine.count) { position in
+    func familyOf(_ lane: Int) -> Int { slotFamilies[lane % slotFamilies.count] }
+    // FullES runs each copy of a pair as its own job (finer pieces balance the threads); the
+    // truncated estimators one job per lane. Costliest jobs first (longest-processing-time).
+    let signs: [Float] = estimator.settings.kind.isTruncated ? [0] : [1, -1]
+    let jobs = mine.flatMap { lane in signs.map { (lane: lane, sign: $0) } }
+    let costs = jobs.map { estimator.problem.relativeCost(family: familyOf($0.lane)) }
+    let order = jobs.indices.sorted { (costs[$0], $1) > (costs[$1], $0) }
+    let results = JobSlots<Result<LaneReport, any Error>>(count: jobs.count)
+    pool.run(jobs.count) { position in
       let job = order[position]
-      let lane = mine[job]
-      results.set(job) {
-        try estimator.runLane(
-          lane, step: current, family: slotFamilies[lane % slotFamilies.count], theta: theta,
+      let (lane, sign) = jobs[job]
+      results[job] = Result {
+        if sign == 0 {
+          return try estimator.runLane(
+            lane, step: current, family: familyOf(lane), theta: theta, state: states[lane]!)
+        }
+        // A copy's job carries its objective in both halves; pairs are joined below.
+        let objective = try estimator.runCopy(
+          lane, sign: sign, step: current, family: familyOf(lane), theta: theta,
           state: states[lane]!)
+        return estimator.report(lane, step: current, plus: objective, minus: objective)
       }
     }
-    let reports = try exchange.gather(try results.values(), laneCount: pairs)
+    let finished = try (0..<jobs.count).map { try results[$0]!.get() }
+    let local =
+      signs.count == 1
+      ? finished
+      : stride(from: 0, to: finished.count, by: 2).map {
+        estimator.report(
+          finished[$0].lane, step: current, plus: finished[$0].plus,
+          minus: finished[$0 + 1].minus)
+      }
+    let reports = try exchange.gather(local, laneCount: pairs)
     assembler.gradient(reports: reports, step: current, into: &gradient)
     let norm = gradient.withUnsafeBufferPointer { g in
       (0..<g.count).reduce(Float(0)) { $0 + g[$1] * g[$1] }.squareRoot()
@@ -176,9 +193,10 @@ public final class MetaTrainer<Problem: InnerProblem> {
   }
 }
 
-/// Per-job result slots filled from the worker pool's threads, each slot by one job.
-final class LaneResults: @unchecked Sendable {
-  private let slots: UnsafeMutableBufferPointer<Result<LaneReport, any Error>?>
+/// Per-job result slots filled from the worker pool's threads, each slot by one job, so the
+/// results do not depend on which thread ran which job.
+final class JobSlots<Value>: @unchecked Sendable {
+  private let slots: UnsafeMutableBufferPointer<Value?>
 
   init(count: Int) {
     slots = .allocate(capacity: count)
@@ -190,12 +208,8 @@ final class LaneResults: @unchecked Sendable {
     slots.deallocate()
   }
 
-  func set(_ job: Int, _ body: () throws -> LaneReport) {
-    slots[job] = Result { try body() }
-  }
-
-  /// The reports in job order; rethrows the first job's error.
-  func values() throws -> [LaneReport] {
-    try slots.map { try $0!.get() }
+  subscript(index: Int) -> Value? {
+    get { slots[index] }
+    set { slots[index] = newValue }
   }
 }

@@ -260,7 +260,7 @@ struct MetaTrainingRun<Optimizer: LearnedOptimizer> {
     let jobs = evaluationTasks.count * settings.seeds
     let mine = Array(exchange.lanes(of: jobs))
     let rule = try problem.rule(for: trainer.theta)
-    let results = ValueSlots(count: 2 * mine.count)
+    let results = JobSlots<Float>(count: 2 * mine.count)
     let (tasks, steps, batches) = (
       evaluationTasks, settings.steps, configuration.estimator.recomputeBatches
     )
@@ -271,8 +271,8 @@ struct MetaTrainingRun<Optimizer: LearnedOptimizer> {
       results[slot] = Self.finalLoss(
         spec, steps: steps, batches: batches, rule: rule, usesAdam: slot % 2 == 1)
     }
-    let local = (0..<mine.count).map { results[2 * $0] }
-    let adamLocal = (0..<mine.count).map { results[2 * $0 + 1] }
+    let local = (0..<mine.count).map { results[2 * $0] ?? .nan }
+    let adamLocal = (0..<mine.count).map { results[2 * $0 + 1] ?? .nan }
     let losses = try exchange.gather(values: local.map(Double.init), jobCount: jobs)
     let adam = try exchange.gather(values: adamLocal.map(Double.init), jobCount: jobs)
     func mean(_ values: [Double]) -> Float? {
@@ -305,23 +305,6 @@ struct MetaTrainingRun<Optimizer: LearnedOptimizer> {
     guard let result else { return .nan }
     return LearnedOptimizerProblem<Optimizer>.recomputedLoss(
       task, parameters: result.parameters, after: steps, batches: batches)
-  }
-}
-
-/// Float slots written by pool jobs, one slot per job.
-final class ValueSlots: @unchecked Sendable {
-  private let slots: UnsafeMutableBufferPointer<Float>
-
-  init(count: Int) {
-    slots = .allocate(capacity: count)
-    slots.initialize(repeating: .nan)
-  }
-
-  deinit { slots.deallocate() }
-
-  subscript(index: Int) -> Float {
-    get { slots[index] }
-    set { slots[index] = newValue }
   }
 }
 
