@@ -62,7 +62,7 @@ struct Demo: ParsableCommand {
     print("\n2/2  Evaluating it against learning-rate-tuned Adam on held-out seeds")
     fflush(nil)
     let eval = try Eval.parse([
-      "--optimizer", "lopt:\(run.optimizerURL.path)", "--optimizer", "adam",
+      "--optimizer", "learned=lopt:\(run.optimizerURL.path)", "--optimizer", "adam",
       "--suite", "in-distribution", "--steps", "\(steps)", "--seeds", "2", "--baselines", "adam",
       "--grid", "1e-4,3e-4,1e-3,3e-3,1e-2,3e-2,1e-1", "--out", report.path,
     ])

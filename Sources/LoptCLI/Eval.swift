@@ -26,7 +26,8 @@ struct Eval: ParsableCommand {
     name: .customLong("optimizer"),
     help: ArgumentHelp(
       "An optimizer to evaluate (repeatable): velo:FILE (a VeLO checkpoint), lopt:FILE (any "
-        + "learned-optimizer checkpoint) or a hand-designed one (\(Self.handDesignedNames)).",
+        + "learned-optimizer checkpoint) or a hand-designed one (\(Self.handDesignedNames)); "
+        + "LABEL=… names it LABEL in the report.",
       valueName: "optimizer"))
   var optimizers: [String] = []
 
@@ -126,11 +127,19 @@ struct Eval: ParsableCommand {
       kind: .tuned { rule.makeRule(learningRate: $0) })
   }
 
-  /// The optimizer an `--optimizer` value names, loading checkpoints.
+  /// The optimizer an `--optimizer` value names, loading checkpoints; `LABEL=VALUE` names it
+  /// LABEL in the report.
   ///
   /// - Throws: ``ValidationError`` for an unknown name, ``LoptLearned/CheckpointError`` for a
   ///   checkpoint that does not load, or a `velo:` file holding another kind.
   static func evaluated(_ value: String) throws -> EvaluatedOptimizer {
+    if let equals = value.firstIndex(of: "="),
+      !value[..<equals].contains(":"), !value[..<equals].contains("/")
+    {
+      var optimizer = try evaluated(String(value[value.index(after: equals)...]))
+      optimizer.name = String(value[..<equals])
+      return optimizer
+    }
     guard let colon = value.firstIndex(of: ":") else {
       return try tuned(value, option: "--optimizer")
     }

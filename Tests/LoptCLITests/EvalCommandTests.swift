@@ -58,6 +58,8 @@ import Testing
     #expect(throws: ValidationError.self) { try Eval.evaluated("velo:" + file.path) }
     let learned = try Eval.evaluated("lopt:" + file.path)
     #expect(!learned.isTuned && learned.metaTrainingCoreHours == 1.5)
+    let labelled = try Eval.evaluated("mine=lopt:" + file.path)
+    #expect(labelled.name == "mine" && labelled.identity == learned.identity)
     try Data("not a checkpoint".utf8).write(to: file)
     #expect(throws: CheckpointError.self) { try Eval.evaluated("lopt:" + file.path) }
   }
