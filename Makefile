@@ -3,7 +3,7 @@ SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SWIFT_FILES = git ls-files -z '*.swift'
 
-.PHONY: deps build test demo bench lint format
+.PHONY: deps build test demo bench lint format docs
 
 # System libraries: OpenBLAS (matrix products), zlib (gzipped data sets), pkg-config, and
 # Open MPI (distributed meta-training: `mpirun`, and libmpi.so.40 that lopt loads at run time).
@@ -36,3 +36,7 @@ lint:
 
 format:
 	$(SWIFT_FILES) | xargs -0 $(SWIFT) format format --parallel --in-place
+
+# DocC for the targets with a catalogue, warnings as errors (scripts/verify-docs.sh).
+docs:
+	scripts/verify-docs.sh

@@ -175,3 +175,10 @@ let package = Package(
     ),
   ]
 )
+
+// The documentation plugin only when building the docs (`make docs`), so ordinary builds and CI
+// test runs do not resolve it.
+if Context.environment["LOPT_BUILD_DOC"] == "1" {
+  package.dependencies.append(
+    .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"))
+}

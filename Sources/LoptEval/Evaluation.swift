@@ -135,7 +135,7 @@ public struct Evaluation: Sendable {
   ///   - threads: runs at a time.
   ///   - progress: called before the first run and after each run, serially.
   /// - Returns: the results, with this call's wall time.
-  /// - Throws: ``LoptTasks/TaskSpecError`` for a task that cannot be built, or the first
+  /// - Throws: `TaskSpecError` for a task that cannot be built, or the first
   ///   error other than a divergence that a run or the cache threw.
   public func run(
     cache: RunCache?, threads: Int = ProcessInfo.processInfo.activeProcessorCount,

@@ -18,7 +18,7 @@ public enum EvaluationReport {
   /// each file atomically.
   ///
   /// - Returns: the names of the files written.
-  /// - Throws: a Foundation error or ``LoptCore/AtomicFileError`` when a file cannot be written.
+  /// - Throws: a Foundation error or `AtomicFileError` when a file cannot be written.
   @discardableResult
   public static func write(_ result: EvaluationResult, to directory: URL) throws -> [String] {
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

@@ -7,7 +7,7 @@ public enum SuiteError: Error, CustomStringConvertible, Equatable, Sendable {
   case notFound(name: String, builtIn: [String])
   /// The file is not a valid suite (bad YAML, a wrong type, an unknown or missing key).
   case invalid(suite: String, reason: String)
-  /// A `task:` entry names no task of ``LoptTasks/TaskSpec/named``.
+  /// A `task:` entry names no task of `TaskSpec.named`.
   case unknownTask(suite: String, index: Int, name: String, allowed: [String])
   /// An entry is not a valid task (both or neither of `task` and `spec`, a bad spec, a name
   /// used twice).
@@ -213,7 +213,7 @@ public struct EvaluationSuite: Equatable, Sendable {
 
   /// The folder of the shipped suite files inside LoptEval's resource bundle, `nil` if absent.
   ///
-  /// Looked up beside the executable by hand, as ``LoptData/DataLocator/shippedDirectory`` is,
+  /// Looked up beside the executable by hand, as `DataLocator.shippedDirectory` is,
   /// because `Bundle.module` stops the program when the bundle is missing.
   public static var shippedDirectory: URL? {
     let folders = [Bundle.main.bundleURL, Bundle.main.executableURL?.deletingLastPathComponent()]

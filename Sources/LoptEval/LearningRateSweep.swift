@@ -50,7 +50,7 @@ public struct LearningRateSweep: Sendable {
 
   /// Runs every point not already in `cache` and returns all records, in ``keys`` order.
   ///
-  /// A run whose training throws ``TrainingError`` is recorded as diverged and the sweep goes
+  /// A run whose training throws `TrainingError` is recorded as diverged and the sweep goes
   /// on; any other error stops the sweep after the runs in flight.
   ///
   /// - Parameters:
@@ -58,7 +58,7 @@ public struct LearningRateSweep: Sendable {
   ///   - train: trains one run (`learningRate`, `seed`, `steps`) and returns its losses.
   ///   - progress: called after each run with the runs done and the total, serially.
   /// - Returns: one record per run, in ``keys`` order.
-  /// - Throws: the first error other than ``TrainingError`` a run or the cache threw.
+  /// - Throws: the first error other than `TrainingError` a run or the cache threw.
   public func run(
     cache: RunCache?,
     train: @Sendable (_ learningRate: Float, _ seed: UInt64, _ steps: Int) throws -> [Float],
@@ -74,7 +74,7 @@ public struct LearningRateSweep: Sendable {
   ///
   /// Each thread takes the next missing run, longest first (so the long runs do not straggle
   /// at the end); a key listed twice is run once. A run whose training throws
-  /// ``TrainingError`` is recorded as diverged; any other error stops the batch after the runs
+  /// `TrainingError` is recorded as diverged; any other error stops the batch after the runs
   /// in flight.
   ///
   /// - Parameters:
@@ -84,7 +84,7 @@ public struct LearningRateSweep: Sendable {
   ///   - train: trains the run of a key and returns its losses.
   ///   - progress: called once before the first run and after each run, serially.
   /// - Returns: one record per key, in `keys` order.
-  /// - Throws: the first error other than ``TrainingError`` a run or the cache threw.
+  /// - Throws: the first error other than `TrainingError` a run or the cache threw.
   public static func run(
     _ keys: [RunKey], cache: RunCache?,
     threads: Int = ProcessInfo.processInfo.activeProcessorCount,

@@ -109,7 +109,7 @@ public struct RunCache: Sendable {
 
   /// Stores `record` atomically.
   ///
-  /// - Throws: ``AtomicFileError`` if the file cannot be written.
+  /// - Throws: `AtomicFileError` if the file cannot be written.
   public func store(_ record: RunRecord) throws {
     let data = try JSONEncoder().encode(record)
     try AtomicFile.write(data, to: url(for: record.key))

@@ -141,7 +141,7 @@ public struct GradientEstimator<Problem: InnerProblem>: Sendable {
 
 /// A lane's state between outer steps.
 ///
-/// It holds the truncated estimators' episodes and a ``CopyState`` for each of the + and −
+/// It holds the truncated estimators' episodes and a `CopyState` for each of the + and −
 /// copies. Each copy's state is used by one thread at a time.
 public final class LaneState<Problem: InnerProblem>: @unchecked Sendable {
   /// The + copy's episode (truncated estimators).

@@ -70,7 +70,7 @@ public struct LearnedOptimizerProblem<Optimizer: LearnedOptimizer>: InnerProblem
 
   /// An episode of `length` steps on the task `spec` names.
   ///
-  /// - Throws: ``TaskSpecError`` when the task cannot be built.
+  /// - Throws: `TaskSpecError` when the task cannot be built.
   public func episode(of spec: TaskSpec, length: Int) throws -> Episode {
     let task = try spec.makeTask(locator: locator)
     let parameters = task.initialParameters(key: spec.initializationKey)

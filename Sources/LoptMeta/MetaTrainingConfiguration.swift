@@ -63,7 +63,7 @@ public struct MetaTrainingConfiguration: Codable, Equatable, Sendable {
 
     /// The spec the entry names.
     ///
-    /// - Throws: ``TaskSpecError`` for an unknown name, or when both or neither of `task` and
+    /// - Throws: `TaskSpecError` for an unknown name, or when both or neither of `task` and
     ///   `spec` are given.
     public func resolved() throws -> TaskSpec {
       var result: TaskSpec
@@ -154,7 +154,7 @@ public struct MetaTrainingConfiguration: Codable, Equatable, Sendable {
 
   /// Reads a configuration from YAML.
   ///
-  /// - Throws: ``TaskSpecError`` naming the field at fault, or ``MetaTrainingError`` listing
+  /// - Throws: `TaskSpecError` naming the field at fault, or ``MetaTrainingError`` listing
   ///   every invalid setting.
   public init(yaml: String) throws {
     self = try StrictYAML.decode(Self.self, from: yaml, defaults: Self())
@@ -197,7 +197,7 @@ public struct MetaTrainingConfiguration: Codable, Equatable, Sendable {
 
   /// The task source the configuration names.
   ///
-  /// - Throws: ``TaskSpecError`` for a bad task entry.
+  /// - Throws: `TaskSpecError` for a bad task entry.
   public func taskSource() throws -> TaskSource {
     if let list = tasks.list { return .tasks(try list.map { try $0.resolved() }) }
     return .distribution(TaskDistribution.builtIn[tasks.resolvedDistribution]!, .default)

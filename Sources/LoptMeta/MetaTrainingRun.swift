@@ -70,8 +70,8 @@ public struct MetaTrainingSummary: Sendable {
 ///   - exchange: how this process shares lane results with the others.
 ///   - observer: receives progress (on rank 0).
 /// - Returns: the final θ, the steps done and the compute spent.
-/// - Throws: ``MetaTrainingError``, ``TaskSpecError`` for bad tasks, ``CheckpointError`` for
-///   a bad initial checkpoint, ``AtomicFileError`` when a file cannot be written.
+/// - Throws: ``MetaTrainingError``, `TaskSpecError` for bad tasks, `CheckpointError` for
+///   a bad initial checkpoint, `AtomicFileError` when a file cannot be written.
 public func metaTrain(
   _ configuration: MetaTrainingConfiguration, directory: RunDirectory, resume: Bool,
   exchange: any LaneExchange = LocalExchange(), observer: MetaTrainingObserver = .init()

@@ -98,7 +98,7 @@ public struct OuterOptimizer: Sendable {
 
   /// Restores the state stored by ``write(into:prefix:)``.
   ///
-  /// - Throws: ``SafetensorsError`` when a tensor is missing or has another shape.
+  /// - Throws: `SafetensorsError` when a tensor is missing or has another shape.
   public mutating func restore(from file: SafetensorsFile, prefix: String) throws {
     try adamState.restore(from: file, prefix: prefix + "adam/")
     try file.readParameters(&accumulated, named: prefix + "accumulated")

@@ -48,7 +48,7 @@ public struct RunDirectory: Sendable {
   /// Writes a state checkpoint and the learned-optimizer checkpoint, then deletes state
   /// checkpoints older than the previous one.
   ///
-  /// - Throws: ``AtomicFileError`` when a file cannot be written.
+  /// - Throws: `AtomicFileError` when a file cannot be written.
   public func writeCheckpoint(_ checkpoint: RunCheckpoint, optimizer: Checkpoint) throws {
     try checkpoint.file().write(to: stateURL(step: checkpoint.step))
     try optimizer.write(to: optimizerURL, format: .safetensors)
@@ -81,7 +81,7 @@ public struct RunDirectory: Sendable {
   /// Keeps the metrics lines whose `step` is at most `step` (resume), or removes the file
   /// (`step` 0).
   ///
-  /// - Throws: ``AtomicFileError`` when the file cannot be rewritten.
+  /// - Throws: `AtomicFileError` when the file cannot be rewritten.
   public func truncateMetrics(after step: Int) throws {
     guard let data = FileManager.default.contents(atPath: metricsURL.path) else { return }
     let kept = String(decoding: data, as: UTF8.self).split(separator: "\n").filter { line in
@@ -142,7 +142,7 @@ public struct RunCheckpoint: Sendable {
   /// Reads a checkpoint written by ``file()`` into buffers shaped like `template`.
   ///
   /// - Throws: ``RunCheckpointError`` for a wrong format, checksum or configuration;
-  ///   ``SafetensorsError`` for missing or mis-shaped tensors.
+  ///   `SafetensorsError` for missing or mis-shaped tensors.
   public init(file: SafetensorsFile, like template: RunCheckpoint) throws {
     let metadata = file.metadata
     guard metadata["format"] == Self.formatName, let step = metadata["step"].flatMap(Int.init),

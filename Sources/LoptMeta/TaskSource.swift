@@ -24,7 +24,7 @@ public enum TaskSource: Equatable, Sendable {
 
   /// A task of family `family` drawn with `key`.
   ///
-  /// - Throws: ``TaskSamplingError`` when no member of the family fits its budget.
+  /// - Throws: `TaskSamplingError` when no member of the family fits its budget.
   public func spec(family: Int, key: RandomKey) throws -> TaskSpec {
     switch self {
     case .distribution(let distribution, let costModel):
