@@ -5,7 +5,7 @@ import LoptCore
 ///
 /// Two file formats are read and written:
 /// - **Lopt safetensors** (the native format): one `F32` tensor per meta-parameter, named by
-///   its reference tree name (``ParameterLayout`` order), and the metadata
+///   its reference tree name (`ParameterLayout` order), and the metadata
 ///   `format = "lopt-learned-optimizer"`, `version = "1"`, `kind` (``LearnedOptimizerKind``),
 ///   `configuration` (the configuration as JSON) and, if known, `meta_training_step` and
 ///   `meta_training_core_hours`.
@@ -13,7 +13,7 @@ import LoptCore
 ///   (VELO_SPEC.md §3.2): `{"params": θ, "gen_id": str, "step": …}` or the tuple form
 ///   `{"0": θ, "1": …, "2": …}`, θ a tree of maps whose leaves are ext-type-1 arrays. The file
 ///   holds no configuration: the kind and sizes are inferred from the tree (see
-///   ``inferConfiguration(from:)``), every other setting takes the reference default.
+///   `inferConfiguration(from:)`), every other setting takes the reference default.
 ///
 /// PyLO's safetensors layout (spec §3.1) is not read: its name mapping is inferred from module
 /// definitions and could not be checked against a real file.
@@ -68,7 +68,7 @@ public struct Checkpoint: Equatable, Sendable {
   ///     metadata, or inferred from a msgpack tree).
   /// - Returns: the architecture, meta-parameters and meta-training step.
   /// - Throws: ``CheckpointError/inFile(path:_:)`` wrapping the problem (an unreadable file is
-  ///   ``CheckpointError/unrecognizedFormat(reason:)``); ``SafetensorsError`` for a corrupt
+  ///   ``CheckpointError/unrecognizedFormat(reason:)``); `SafetensorsError` for a corrupt
   ///   safetensors container.
   public static func load(
     _ url: URL, configuration: LearnedOptimizerConfiguration? = nil
@@ -91,7 +91,7 @@ public struct Checkpoint: Equatable, Sendable {
 
   /// Decodes the bytes of a Lopt safetensors or flax msgpack checkpoint (see ``load(_:configuration:)``).
   ///
-  /// - Throws: ``CheckpointError`` or ``SafetensorsError``.
+  /// - Throws: ``CheckpointError`` or `SafetensorsError`.
   public static func decode(
     _ bytes: [UInt8], configuration: LearnedOptimizerConfiguration? = nil
   ) throws -> Checkpoint {
@@ -126,9 +126,9 @@ public struct Checkpoint: Equatable, Sendable {
     }
   }
 
-  /// Writes the checkpoint in `format` to `url` atomically (see ``AtomicFile``).
+  /// Writes the checkpoint in `format` to `url` atomically (see `AtomicFile`).
   ///
-  /// - Throws: ``AtomicFileError`` if the file cannot be written.
+  /// - Throws: `AtomicFileError` if the file cannot be written.
   public func write(to url: URL, format: Format) throws {
     try AtomicFile.write(encoded(as: format), to: url)
   }

@@ -4,7 +4,7 @@ import LoptOptimizers
 /// An optimizer whose update rule is itself parameterised by meta-parameters θ.
 ///
 /// The configuration (architecture: widths, decays) is fixed when the optimizer is made; θ is
-/// one contiguous ``ParameterSet``, so evolution strategies perturb and update its flat buffer
+/// one contiguous `ParameterSet`, so evolution strategies perturb and update its flat buffer
 /// directly and a checkpoint is θ plus the configuration.
 public protocol LearnedOptimizer: Optimizer {
   /// The architecture and its hyper-parameters.

@@ -1,7 +1,7 @@
 /// A MessagePack value: the subset flax's `to_bytes` writes (maps with string keys, arrays,
 /// strings, binary, integers, floats, nil, booleans and extension values).
 ///
-/// ``decode(_:)`` never traps on malformed input: every problem (truncation, an unknown or
+/// `decode(_:)` never traps on malformed input: every problem (truncation, an unknown or
 /// reserved type byte, a non-string map key, a duplicate key, invalid UTF-8, nesting deeper
 /// than ``maximumDepth``, trailing bytes) throws ``CheckpointError/malformed(keyPath:reason:)``
 /// naming the key path where it was found. ``encoded()`` writes the canonical (shortest)

@@ -12,8 +12,8 @@ public protocol CheckpointableState: Sendable {
 
   /// Overwrites the state with the tensors stored under `prefix`.
   ///
-  /// - Throws: ``SafetensorsError/tensorNotFound(_:)`` or
-  ///   ``SafetensorsError/shapeMismatch(tensor:expected:found:)`` when the file holds the state
+  /// - Throws: `SafetensorsError.tensorNotFound(_:)` or
+  ///   `SafetensorsError.shapeMismatch(tensor:expected:found:)` when the file holds the state
   ///   of other parameters or another optimizer.
   mutating func restore(from file: SafetensorsFile, prefix: String) throws
 }
@@ -30,8 +30,8 @@ extension SafetensorsFile {
 
   /// Reads the tensors written by ``setParameters(_:named:)`` into `parameters`.
   ///
-  /// - Throws: ``SafetensorsError/tensorNotFound(_:)`` or
-  ///   ``SafetensorsError/shapeMismatch(tensor:expected:found:)``.
+  /// - Throws: `SafetensorsError.tensorNotFound(_:)` or
+  ///   `SafetensorsError.shapeMismatch(tensor:expected:found:)`.
   public func readParameters(_ parameters: inout ParameterSet, named name: String) throws {
     for (index, entry) in parameters.layout.entries.enumerated() {
       let tensor = try readTensor(named: name + "/" + entry.name, shape: entry.shape)
@@ -45,8 +45,8 @@ extension SafetensorsFile {
 
   /// The `F32` tensor called `name`, checked to have `shape`.
   ///
-  /// - Throws: ``SafetensorsError/tensorNotFound(_:)`` or
-  ///   ``SafetensorsError/shapeMismatch(tensor:expected:found:)``.
+  /// - Throws: `SafetensorsError.tensorNotFound(_:)` or
+  ///   `SafetensorsError.shapeMismatch(tensor:expected:found:)`.
   public func readTensor(named name: String, shape: [Int]) throws -> Tensor {
     let tensor = try floatTensor(named: name)
     guard tensor.shape == shape else {
@@ -64,8 +64,8 @@ extension SafetensorsFile {
 
   /// The step counter stored by ``setCounter(_:named:)``.
   ///
-  /// - Throws: ``SafetensorsError/tensorNotFound(_:)`` or
-  ///   ``SafetensorsError/shapeMismatch(tensor:expected:found:)``.
+  /// - Throws: `SafetensorsError.tensorNotFound(_:)` or
+  ///   `SafetensorsError.shapeMismatch(tensor:expected:found:)`.
   public func readCounter(named name: String) throws -> Int {
     let values = try int32Scalars(named: name)
     guard values.count == 1, let shape = self[name]?.shape, shape.isEmpty else {

@@ -54,7 +54,7 @@ extension LearningRateOptimizer {
 extension Optimizer where State: CheckpointableState {
   /// Writes `state` to a safetensors file at `url`, atomically.
   ///
-  /// - Throws: ``AtomicFileError`` if the file cannot be written.
+  /// - Throws: `AtomicFileError` if the file cannot be written.
   public func saveState(_ state: State, to url: URL) throws {
     var file = SafetensorsFile(metadata: ["format": "lopt-optimizer-state"])
     state.write(into: &file, prefix: "")
@@ -63,7 +63,7 @@ extension Optimizer where State: CheckpointableState {
 
   /// Reads a state written by ``saveState(_:to:)`` for `parameters`' layout.
   ///
-  /// - Throws: ``SafetensorsError`` naming the tensor when the file was written for other
+  /// - Throws: `SafetensorsError` naming the tensor when the file was written for other
   ///   shapes, another optimizer or is damaged.
   public func loadState(
     from url: URL, for parameters: ParameterSet, totalSteps: Int

@@ -59,7 +59,7 @@ public struct CostModel: Codable, Hashable, Sendable {
         + perTranscendental * cost.transcendentals)
   }
 
-  /// Reads a calibration written by ``json()``.
+  /// Reads a calibration written by `json()`.
   ///
   /// - Throws: ``TaskSpecError`` for malformed JSON or unknown keys.
   public init(json: Data) throws {

@@ -166,7 +166,7 @@ extension GraphTask {
   ///   - batchSize: examples per step; every sampler must produce batches of this size.
   ///   - training: the training batches.
   ///   - evaluation: batches for ``evaluate(_:split:batches:)``, by split.
-  /// - Throws: ``LoptNN/GraphError`` when the sizes do not make a valid model.
+  /// - Throws: `LoptNN.GraphError` when the sizes do not make a valid model.
   public convenience init(
     exampleShape: [Int], classCount: Int, hiddenWidths: [Int], activation: Activation = .relu,
     batchSize: Int, training: Sampler, evaluation: [DatasetSplit: Sampler] = [:]
@@ -195,7 +195,7 @@ extension GraphTask where Sampler == MinibatchSampler {
   ///   - activation: the non-linearity after each hidden layer.
   ///   - batchSize: examples per step.
   ///   - key: fixes the order of training and evaluation batches.
-  /// - Throws: ``LoptNN/GraphError`` when the sizes do not make a valid model.
+  /// - Throws: `LoptNN.GraphError` when the sizes do not make a valid model.
   public convenience init(
     splits: [DatasetSplit: ImageDataset], hiddenWidths: [Int], activation: Activation = .relu,
     batchSize: Int, key: RandomKey

@@ -117,7 +117,7 @@ public struct WeightInitializer: Codable, Hashable, Sendable {
 
 /// The data a task trains on: an image data set at a size, or a text corpus.
 public struct DataSpec: Codable, Hashable, Sendable {
-  /// An ``LoptData/ImageDatasetName`` or ``LoptData/TextCorpusName`` raw value.
+  /// An `LoptData.ImageDatasetName` or `LoptData.TextCorpusName` raw value.
   public var dataset: String
   /// Image families: the square side the images are resized to.
   public var imageSize: Int?
@@ -195,7 +195,7 @@ public struct ModelSpec: Codable, Hashable, Sendable {
 /// A task named completely: family, architecture, data, batch size, initialiser, augmentations
 /// and seed, so the task can be rebuilt bit for bit anywhere with ``makeTask(locator:)``.
 ///
-/// Read files with ``init(json:)``, which rejects unknown keys; ``json()`` writes sorted keys.
+/// Read files with ``init(json:)``, which rejects unknown keys; `json()` writes sorted keys.
 public struct TaskSpec: Codable, Hashable, Sendable {
   /// The family.
   public var family: TaskFamily

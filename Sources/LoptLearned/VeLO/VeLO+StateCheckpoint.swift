@@ -20,7 +20,7 @@ extension VeLO.State: CheckpointableState {
 
   /// Restores what ``write(into:prefix:)`` stored.
   ///
-  /// - Throws: ``SafetensorsError`` naming the tensor when it is missing or has another shape.
+  /// - Throws: `SafetensorsError` naming the tensor when it is missing or has another shape.
   public mutating func restore(from file: SafetensorsFile, prefix: String) throws {
     makeUnique()
     iteration = try file.readCounter(named: prefix + "iteration")

@@ -9,7 +9,7 @@ extension GraphBuilder {
   ///
   /// Parameters: `name/attention_norm/…` and `name/mlp_norm/…` from
   /// ``layerNorm(_:name:epsilon:)``, `name/attention/…` from
-  /// ``causalSelfAttention(_:heads:keySize:name:weightInitializer:)``, and
+  /// `causalSelfAttention(_:heads:keySize:name:weightInitializer:)`, and
   /// `name/mlp/linear_0/…`, `name/mlp/linear_1/…` from
   /// ``mlp(_:hiddenWidths:outputCount:activation:name:weightInitializer:)``.
   ///
