@@ -1,6 +1,7 @@
 import Foundation
 import LoptCore
 import LoptLearned
+import LoptOptimizers
 import LoptTasks
 
 /// Everything a meta-training run needs, as read from its YAML file.
@@ -215,11 +216,12 @@ public struct MetaTrainingConfiguration: Codable, Equatable, Sendable {
     json().utf8.reduce(0xcbf2_9ce4_8422_2325) { ($0 ^ UInt64($1)) &* 0x100_0000_01b3 }
   }
 
-  /// The hash of the settings that determine θ's trajectory: everything but `outer.steps`,
-  /// `threads`, `checkpointSeconds` and `evaluation`, which a resumed run may change.
+  /// The hash of the settings that determine θ's trajectory: everything but `outer.steps`
+  /// (when the outer learning rate is constant), `threads`, `checkpointSeconds` and
+  /// `evaluation`, which a resumed run may change.
   public var trajectoryHash: UInt64 {
     var trajectory = self
-    trajectory.outer.steps = 0
+    if outer.schedule.decay == .constant { trajectory.outer.steps = 0 }
     trajectory.threads = 0
     trajectory.checkpointSeconds = 1
     trajectory.evaluation = EvaluationSection()

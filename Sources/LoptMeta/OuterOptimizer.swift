@@ -2,7 +2,8 @@ import LoptCore
 import LoptOptimizers
 
 /// How θ is updated from meta-gradients (VELO_SPEC §4.7): element-wise clipping, then
-/// accumulation of `accumulation` gradients, then one Adam step with their mean.
+/// accumulation of `accumulation` gradients, then one Adam step with their mean, at a learning
+/// rate that follows `schedule` over the run's Adam steps (VeLO: constant).
 public struct OuterSettings: Codable, Equatable, Sendable {
   /// Outer steps (meta-gradient estimates) of the run.
   public var steps: Int
@@ -12,15 +13,19 @@ public struct OuterSettings: Codable, Equatable, Sendable {
   public var gradientClip: Float
   /// Gradients averaged per Adam step (VeLO: 4 to 20).
   public var accumulation: Int
+  /// The learning-rate schedule over the run's `steps / accumulation` Adam steps.
+  public var schedule: LearningRateSchedule
 
   /// Creates settings; the defaults are VeLO's without accumulation.
   public init(
-    steps: Int = 1000, learningRate: Float = 3e-4, gradientClip: Float = 3, accumulation: Int = 1
+    steps: Int = 1000, learningRate: Float = 3e-4, gradientClip: Float = 3, accumulation: Int = 1,
+    schedule: LearningRateSchedule = LearningRateSchedule()
   ) {
     self.steps = steps
     self.learningRate = learningRate
     self.gradientClip = gradientClip
     self.accumulation = accumulation
+    self.schedule = schedule
   }
 
   /// The problems with these settings; empty when usable.
@@ -35,6 +40,9 @@ public struct OuterSettings: Codable, Equatable, Sendable {
     }
     if accumulation < 1 {
       problems.append("outer.accumulation must be ≥ 1 (got \(accumulation))")
+    }
+    if schedule.warmupSteps < 0 {
+      problems.append("outer.schedule.warmupSteps must be ≥ 0 (got \(schedule.warmupSteps))")
     }
     return problems
   }
@@ -83,7 +91,11 @@ public struct OuterOptimizer: Sendable {
     accumulated.withUnsafeMutableBufferPointer { a in
       for i in 0..<a.count { a[i] *= scale }
     }
-    adam.update(&theta, gradients: accumulated, loss: 0, state: &adamState)
+    let learningRate =
+      settings.learningRate
+      * settings.schedule.factor(
+        step: adamState.iteration, totalSteps: max(1, settings.steps / settings.accumulation))
+    adam.update(&theta, gradients: accumulated, learningRate: learningRate, state: &adamState)
     accumulated.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
     accumulatedCount = 0
     return true

@@ -187,8 +187,8 @@ public enum RunCheckpointError: Error, CustomStringConvertible, Equatable {
     case .notAStateCheckpoint: "not a meta-training state checkpoint (format metadata missing)"
     case .checksumMismatch: "checksum mismatch: the file is damaged"
     case .otherConfiguration:
-      "written by a run with another configuration (only outer.steps, threads, "
-        + "checkpointSeconds and evaluation may change on resume)"
+      "written by a run with another configuration (only threads, checkpointSeconds, "
+        + "evaluation and, with a constant outer learning rate, outer.steps may change on resume)"
     }
   }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import LoptCore
 import LoptLearned
+import LoptOptimizers
 import LoptTasks
 import Testing
 
@@ -165,4 +166,36 @@ import Testing
 final class WarningLog: @unchecked Sendable {
   private(set) var messages: [String] = []
   func append(_ message: String) { messages.append(message) }
+}
+
+/// The outer optimizer's learning-rate schedule.
+@Suite struct OuterOptimizerTests {
+  @Test func theLearningRateFollowsTheSchedule() {
+    let layout = ParameterLayout([("theta", [1])])
+    let schedule = LearningRateSchedule(decay: .cosine)
+    var outer = OuterOptimizer(
+      settings: OuterSettings(steps: 2, learningRate: 0.1, schedule: schedule), layout: layout)
+    var theta = ParameterSet(layout: layout)
+    for _ in 0..<2 {
+      var gradient = ParameterSet(layout: layout, repeating: 1)
+      #expect(outer.apply(&gradient, to: &theta))
+    }
+    // With a constant gradient each Adam step moves θ by its learning rate (up to ε).
+    let expected =
+      -0.1
+      * (schedule.factor(step: 0, totalSteps: 2)
+        + schedule.factor(step: 1, totalSteps: 2))
+    #expect(abs(theta.flat.scalars[0] - expected) < 1e-5)
+    #expect(schedule.factor(step: 1, totalSteps: 2) < 1)
+  }
+
+  @Test func onlyAConstantRateLetsAResumeChangeTheLength() throws {
+    var constant = MetaTrainingConfiguration()
+    var longer = constant
+    longer.outer.steps += 100
+    #expect(constant.trajectoryHash == longer.trajectoryHash)
+    constant.outer.schedule = LearningRateSchedule(decay: .cosine)
+    longer.outer.schedule = constant.outer.schedule
+    #expect(constant.trajectoryHash != longer.trajectoryHash)
+  }
 }
