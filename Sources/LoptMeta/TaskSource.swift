@@ -49,16 +49,4 @@ public enum TaskSource: Equatable, Sendable {
       return (try? specs[family].cost()).map { CostModel.default.seconds(for: $0) } ?? 1
     }
   }
-
-  /// A short name of family `family` for logs.
-  public func familyName(_ family: Int) -> String {
-    switch self {
-    case .distribution(let distribution, _):
-      let count = TaskFamily.allCases.count
-      return "\(TaskFamily.allCases[family % count].rawValue)@"
-        + "\(distribution.budgets[family / count].seconds)s"
-    case .tasks(let specs):
-      return "\(specs[family].family.rawValue) on \(specs[family].data.dataset)"
-    }
-  }
 }
