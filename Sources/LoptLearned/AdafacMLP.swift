@@ -210,9 +210,7 @@ public struct AdafacMLP: LearnedOptimizer {
       plans: plans, rowFactors: ParameterSet(layout: rows),
       columnFactors: ParameterSet(layout: columns), rowRsqrt: ParameterSet(layout: rows),
       columnRsqrt: ParameterSet(layout: columns),
-      scratch: PerParameterScratch(
-        featureCount: configuration.featureCount,
-        stepFeatureCount: TrainingStepEmbedding.count, network: network))
+      scratch: PerParameterScratch(featureCount: configuration.featureCount, network: network))
   }
 
   /// Applies one AdafacMLP step to every tensor.

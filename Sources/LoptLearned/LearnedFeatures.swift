@@ -326,7 +326,10 @@ struct PerParameterScratch: Sendable {
   var sums: [Double]
 
   /// Scratch for `featureCount` features, `stepFeatureCount` appended inputs and `network`.
-  init(featureCount: Int, stepFeatureCount: Int, network: PerParameterMLP) {
+  init(
+    featureCount: Int, stepFeatureCount: Int = TrainingStepEmbedding.count,
+    network: PerParameterMLP
+  ) {
     let block = PerParameterMLP.blockSize
     floats = [Float](
       repeating: 0,

@@ -128,9 +128,7 @@ public struct MLPLOpt: LearnedOptimizer {
       parameters.layout.entries.map { (name: $0.name, shape: $0.shape + [k]) })
     return State(
       iteration: 0, momentum: ParameterSet(layout: layout),
-      scratch: PerParameterScratch(
-        featureCount: configuration.featureCount,
-        stepFeatureCount: TrainingStepEmbedding.count, network: network))
+      scratch: PerParameterScratch(featureCount: configuration.featureCount, network: network))
   }
 
   /// Applies one MLPLOpt step to every tensor.
