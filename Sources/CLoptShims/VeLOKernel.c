@@ -1,6 +1,10 @@
 // VeLO's hot loops (CLoptVeLO.h): one source, VeLOKernelBody.h, compiled per x86-64 level.
 #include "CLoptVeLO.h"
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 #define VL 4
 #define TARGET
 #define NAME(x) x##_portable
@@ -33,22 +37,18 @@ typedef struct {
   void (*apply)(const LoptVeLOTensor *, long, long, long, long, long, long);
   void (*gemm)(long, long, long, float, const float *, long, const float *, long, float *, long);
   void (*lstmCell)(const float *, float *, float *, long, long);
-  void (*moments)(const float *, const float *, const float *, long, double *);
   void (*updateAccumulators)(LoptVeLOAccumulators *, long, long, long, long, long, long);
   const char *name;
 } Variant;
 
 static const Variant portable = {sum_squares_portable, apply_portable,
                                  gemm_portable,        lstm_cell_portable,
-                                 moments_portable,     update_accumulators_portable,
-                                 "portable"};
+                                 update_accumulators_portable, "portable"};
 #if defined(__x86_64__)
-static const Variant avx2 = {sum_squares_avx2, apply_avx2,   gemm_avx2,
-                             lstm_cell_avx2,   moments_avx2, update_accumulators_avx2,
-                             "avx2"};
-static const Variant avx512 = {sum_squares_avx512, apply_avx512,   gemm_avx512,
-                               lstm_cell_avx512,   moments_avx512, update_accumulators_avx512,
-                               "avx512"};
+static const Variant avx2 = {sum_squares_avx2, apply_avx2, gemm_avx2, lstm_cell_avx2,
+                             update_accumulators_avx2, "avx2"};
+static const Variant avx512 = {sum_squares_avx512, apply_avx512, gemm_avx512,
+                               lstm_cell_avx512,   update_accumulators_avx512, "avx512"};
 #endif
 
 /// The best variant for this CPU, chosen on first use (the race is benign: all threads pick
@@ -87,10 +87,6 @@ void lopt_velo_gemm(long m, long n, long k, float alpha, const float *a, long ld
 
 void lopt_velo_lstm_cell(const float *gates, float *hidden, float *cell, long rows, long h) {
   variant()->lstmCell(gates, hidden, cell, rows, h);
-}
-
-void lopt_velo_moments(const float *p, const float *m, const float *v, long n, double *sums) {
-  variant()->moments(p, m, v, n, sums);
 }
 
 void lopt_velo_update_accumulators(LoptVeLOAccumulators *accumulators, long start, long length,

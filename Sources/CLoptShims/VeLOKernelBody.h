@@ -11,12 +11,28 @@ typedef int VI __attribute__((vector_size(VL * 4)));
 /// `x` in every lane (`x − 0` is exactly `x`, so it folds into a broadcast; `0 + x` would not).
 INLINE VF NAME(splat)(float x) { return x - (VF){}; }
 
+/// `a < b ? b : a` and `a > b ? b : a` per lane (so a NaN in `a` is kept): one vmaxps / vminps
+/// with AVX2 and AVX-512.
 INLINE VF NAME(vmax)(VF a, VF b) {
+#if VL == 16
+  return (VF)_mm512_max_ps((__m512)b, (__m512)a);
+#elif VL == 8
+  return (VF)_mm256_max_ps((__m256)b, (__m256)a);
+#else
   VI less = a < b;
   return (VF)(((VI)b & less) | ((VI)a & ~less));
+#endif
 }
 
-INLINE VF NAME(vmin)(VF a, VF b) { return -NAME(vmax)(-a, -b); }
+INLINE VF NAME(vmin)(VF a, VF b) {
+#if VL == 16
+  return (VF)_mm512_min_ps((__m512)b, (__m512)a);
+#elif VL == 8
+  return (VF)_mm256_min_ps((__m256)b, (__m256)a);
+#else
+  return -NAME(vmax)(-a, -b);
+#endif
+}
 
 INLINE VF NAME(clamp)(VF x, float low, float high) {
   return NAME(vmin)(NAME(vmax)(x, NAME(splat)(low)), NAME(splat)(high));
@@ -34,10 +50,14 @@ INLINE VF NAME(load)(const float *base, long i, long stride, int count) {
   return x;
 }
 
+/// The sum of the lanes, as a tree (halves added until one lane is left).
 INLINE float NAME(sum)(VF x) {
-  float total = 0;
-  for (int lane = 0; lane < VL; lane++) total += x[lane];
-  return total;
+  float lanes[VL];
+  __builtin_memcpy(lanes, &x, sizeof x);
+  for (int width = VL / 2; width >= 1; width /= 2) {
+    for (int lane = 0; lane < width; lane++) lanes[lane] += lanes[lane + width];
+  }
+  return lanes[0];
 }
 
 /// exp(x) to ~2 ulp: range reduction by ln 2 and a degree-6 polynomial, all in lanes.
@@ -74,34 +94,51 @@ INLINE VF NAME(mask)(int count) {
   return mask;
 }
 
-/// Computes the 30 features of the `count` elements from `e` (row index `ri`, column index `ci`)
-/// and hands each to `EMIT(value, channel)` as soon as it exists, so few stay live in registers.
-/// Channels 15–26 (row / column statistics) are emitted for rank ≤ 1 tensors only. Leaves `pe`
-/// (the parameters) and `u` (rsqrt(rms + 1e-6)) defined.
-#define NAME_FEATURES(EMIT)                                                                    \
-  VF gc = NAME(clamp)(NAME(load)(t->g, e, 1, count), -1000, 1000);                            \
-  EMIT(gc, 0);                                                                                 \
-  EMIT(NAME(clamp)(gc, -0.1f, 0.1f), 1);                                                       \
-  VF pe = NAME(load)(t->p, e, 1, count);                                                       \
-  EMIT(pe, 2);                                                                                 \
-  VF rms = NAME(load)(t->v, e, 1, count);                                                      \
-  VF u = 1.0f / __builtin_elementwise_sqrt(rms + 1e-6f);                                       \
-  EMIT(rms, 6);                                                                                \
-  EMIT(u, 10);                                                                                 \
-  EMIT(gc * u, 14);                                                                            \
+/// 1/√x for positive finite `x` to about 1 ulp: the hardware estimate (14 bits with AVX-512,
+/// 12 with AVX2) refined by one Newton step, or the quotient where there is no estimate.
+INLINE VF NAME(rsqrt)(VF x) {
+#if VL == 4
+  return 1.0f / __builtin_elementwise_sqrt(x);
+#else
+#if VL == 16
+  VF y = (VF)_mm512_rsqrt14_ps((__m512)x);
+#else
+  VF y = (VF)_mm256_rsqrt_ps((__m256)x);
+#endif
+  return y * (1.5f - 0.5f * x * y * y);
+#endif
+}
+
+/// Hands the feature channels that need no second-moment factor (0–10 and 14) of one block to
+/// `EMIT(value, channel)`, from the clipped gradient `gc`, the parameters `pe`, the rms EMA `rms`
+/// and the momenta `mk[3]`. Defines `u` = rsqrt(rms + 1e-6).
+#define NAME_ELEMENT_FEATURES(EMIT, gc, pe, rms, mk) \
+  VF u = NAME(rsqrt)((rms) + 1e-6f);                 \
+  EMIT(gc, 0);                                       \
+  EMIT(NAME(clamp)(gc, -0.1f, 0.1f), 1);             \
+  EMIT(pe, 2);                                       \
+  EMIT(rms, 6);                                      \
+  EMIT(u, 10);                                       \
+  EMIT((gc) * u, 14);                                \
+  for (int k = 0; k < 3; k++) {                      \
+    EMIT(mk[k], 3 + k);                              \
+    EMIT(mk[k] * u, 7 + k);                          \
+  }
+
+/// Hands the channels that use second-moment factors (11–13 and 27–29; for rank ≤ 1 tensors
+/// also 15–26) of the block of `count` elements at `e` (row index `ri`, column index `ci`) to
+/// `EMIT(value, channel)`, from `gc` and `mk[3]`.
+#define NAME_FACTOR_FEATURES(EMIT, gc, mk)                                                     \
   for (int k = 0; k < 3; k++) {                                                                \
-    VF mk = NAME(load)(t->m + k * t->n, e, 1, count);                                          \
-    EMIT(mk, 3 + k);                                                                           \
-    EMIT(mk * u, 7 + k);                                                                       \
     if (factored) {                                                                            \
       VF sk = NAME(load)(t->rowPlanes + (3 + k) * t->rowCount, ri, rs, count) *                \
               NAME(load)(t->columnPlanes + (3 + k) * t->columnCount, ci, cs, count);           \
-      EMIT(gc * sk, 11 + k);                                                                   \
-      EMIT(mk * sk, 27 + k);                                                                   \
+      EMIT((gc) * sk, 11 + k);                                                                 \
+      EMIT(mk[k] * sk, 27 + k);                                                                \
     } else {                                                                                   \
       const float *fp = t->fullPlanes;                                                         \
-      EMIT(gc * NAME(load)(fp + (3 + k) * t->n, e, 1, count), 11 + k);                         \
-      EMIT(mk * NAME(load)(fp + (6 + k) * t->n, e, 1, count), 27 + k);                         \
+      EMIT((gc) * NAME(load)(fp + (3 + k) * t->n, e, 1, count), 11 + k);                       \
+      EMIT(mk[k] * NAME(load)(fp + (6 + k) * t->n, e, 1, count), 27 + k);                      \
       VF vk = NAME(load)(t->full + k * t->n, e, 1, count);                                     \
       EMIT(vk, 15 + k);                                                                        \
       EMIT(vk, 18 + k);                                                                        \
@@ -111,25 +148,27 @@ INLINE VF NAME(mask)(int count) {
     }                                                                                          \
   }
 
-/// Pass 1 for one block of `count` (≤ VL) elements: adds the squares of its features to `s`.
+/// The clipped gradient `gc` and the momenta `mk[3]` of the block of `count` elements at `e`.
+#define NAME_LOAD_GRADIENT_AND_MOMENTA                               \
+  VF gc = NAME(clamp)(NAME(load)(t->g, e, 1, count), -1000, 1000);   \
+  VF mk[3];                                                          \
+  for (int k = 0; k < 3; k++) mk[k] = NAME(load)(t->m + k * t->n, e, 1, count);
+
+/// Pass 1 for one block of `count` (≤ VL) elements: adds the squares of its factor channels
+/// to `s` (lanes past `count` load as 0, and every factor channel of 0 is 0).
 INLINE void NAME(square_block)(const LoptVeLOTensor *t, long e, int count, long ri, long rs,
                                long ci, long cs, int factored, VF *s) {
-  VF valid = count == VL ? NAME(splat)(1) : NAME(mask)(count);
-#define SQUARE(x, c)     \
-  {                      \
-    VF y_ = (x) * valid; \
-    s[c] += y_ * y_;     \
-  }
-  NAME_FEATURES(SQUARE)
+#define SQUARE(x, c) s[c] += (x) * (x);
+  NAME_LOAD_GRADIENT_AND_MOMENTA
+  NAME_FACTOR_FEATURES(SQUARE, gc, mk)
 #undef SQUARE
-  (void)pe;
 }
 
-/// Pass 1 over one run with constant strides; lanes are flushed to `totals` every 256 elements.
+/// Pass 1 over one run with constant strides; lanes are flushed to `totals` every 1024 elements.
 INLINE void NAME(sum_squares_run)(const LoptVeLOTensor *t, long start, long length, long row,
                                   long rs, long column, long cs, int factored, double *totals) {
-  for (long done = 0; done < length; done += 256) {
-    long size = length - done < 256 ? length - done : 256;
+  for (long done = 0; done < length; done += 1024) {
+    long size = length - done < 1024 ? length - done : 1024;
     VF s[30] = {};
     long j = 0;
     for (; j + VL <= size; j += VL) {
@@ -141,8 +180,8 @@ INLINE void NAME(sum_squares_run)(const LoptVeLOTensor *t, long start, long leng
       NAME(square_block)(t, start + o, (int)(size - j), row + o * rs, rs, column + o * cs, cs,
                          factored, s);
     }
-    for (int c = 0; c < 30; c++) {
-      if (factored && c >= 15 && c < 27) continue;
+    for (int c = 11; c < 30; c++) {
+      if (c == 14 || (factored && c >= 15 && c < 27)) continue;
       totals[c] += NAME(sum)(s[c]);
     }
   }
@@ -154,18 +193,19 @@ INLINE void NAME(apply_block)(const LoptVeLOTensor *t, long e, int count, long r
   const float *w = t->weights;
   VF h[4];
   for (int o = 0; o < 4; o++) {
-    h[o] = NAME(splat)(w[120 + o]);
-    if (factored) {
-      h[o] += NAME(load)(t->rowPlanes + (6 + o) * t->rowCount, ri, rs, count) +
-              NAME(load)(t->columnPlanes + (6 + o) * t->columnCount, ci, cs, count);
-    }
+    h[o] = factored ? NAME(load)(t->rowPlanes + (6 + o) * t->rowCount, ri, rs, count) +
+                          NAME(load)(t->columnPlanes + (6 + o) * t->columnCount, ci, cs, count)
+                    : NAME(splat)(w[120 + o]);
   }
 #define MAC(x, c)                                                  \
   {                                                                \
     VF x_ = (x);                                                   \
     for (int o_ = 0; o_ < 4; o_++) h[o_] += x_ * w[4 * (c) + o_]; \
   }
-  NAME_FEATURES(MAC)
+  NAME_LOAD_GRADIENT_AND_MOMENTA
+  VF pe = NAME(load)(t->p, e, 1, count), rms = NAME(load)(t->v, e, 1, count);
+  NAME_ELEMENT_FEATURES(MAC, gc, pe, rms, mk)
+  NAME_FACTOR_FEATURES(MAC, gc, mk)
   VF a[4];
   for (int o = 0; o < 4; o++) {
     a[o] = NAME(splat)(w[140 + o]);
@@ -176,14 +216,16 @@ INLINE void NAME(apply_block)(const LoptVeLOTensor *t, long e, int count, long r
   for (int i = 0; i < 4; i++) b[i] = NAME(vmax)(a[i], (VF){});
   VF direction = w[156] + b[0] * w[144] + b[1] * w[147] + b[2] * w[150] + b[3] * w[153];
   VF magnitude = w[157] + b[0] * w[145] + b[1] * w[148] + b[2] * w[151] + b[3] * w[154];
-  VF step = direction * (t->sigma * NAME(exponential)(t->expMult * magnitude)) * t->stepScale;
+  VF step = direction * NAME(exponential)(t->expMult * magnitude) * (t->sigma * t->stepScale);
   if (t->preconditionOutput) step *= u;
   NAME(store)(t->p, e, pe - step, count);
 }
 
 /// Pass 2 over one run with constant strides.
-INLINE void NAME(apply_run)(const LoptVeLOTensor *t, long start, long length, long row, long rs,
-                            long column, long cs, int factored) {
+INLINE void NAME(apply_run)(const LoptVeLOTensor *tensor, long start, long length, long row,
+                            long rs, long column, long cs, int factored) {
+  // A local copy: the stores to `p` cannot change it, so its fields stay in registers.
+  const LoptVeLOTensor copy = *tensor, *t = &copy;
   long j = 0;
   for (; j + VL <= length; j += VL) {
     NAME(apply_block)(t, start + j, VL, row + j * rs, rs, column + j * cs, cs, factored);
@@ -220,78 +262,96 @@ TARGET static void NAME(apply)(const LoptVeLOTensor *t, long start, long length,
   }
 }
 
-TARGET static void NAME(moments)(const float *p, const float *m, const float *v, long n,
-                                 double *sums) {
-  for (long done = 0; done < n; done += 256) {
-    long end = n - done < 256 ? n : done + 256;
-    VF lp = {}, l0 = {}, l1 = {}, l2 = {}, lv = {};
-    for (long j = done; j < end; j += VL) {
-      int count = end - j < VL ? (int)(end - j) : VL;
-      VF pe = NAME(load)(p, j, 1, count);
-      lp += pe * pe;
-      l0 += NAME(load)(m, j, 1, count);
-      l1 += NAME(load)(m + n, j, 1, count);
-      l2 += NAME(load)(m + 2 * n, j, 1, count);
-      lv += NAME(load)(v, j, 1, count);
-    }
-    sums[0] += NAME(sum)(lp);
-    sums[1] += NAME(sum)(l0);
-    sums[2] += NAME(sum)(l1);
-    sums[3] += NAME(sum)(l2);
-    sums[4] += NAME(sum)(lv);
-  }
+/// Adds `q[0 ..< size]` element-wise to `sums`.
+INLINE void NAME(add_each)(const float *q, long size, double *restrict sums) {
+  for (long j = 0; j < size; j++) sums[j] += q[j];
 }
 
-/// Adds `q[0 ..< size]` to the row and column sums (stride 0: one row or column for the run).
-INLINE void NAME(add_sums)(const float *q, long size, double *rows, long rs, double *columns,
-                           long cs) {
+/// Σ q[0 ..< size] in double, in 8 independent partial sums (a vector, not a latency chain).
+INLINE double NAME(total)(const float *q, long size) {
+  double part[8] = {};
+  long j = 0;
+  for (; j + 8 <= size; j += 8) {
+    for (int l = 0; l < 8; l++) part[l] += q[j + l];
+  }
+  for (; j < size; j++) part[0] += q[j];
   double total = 0;
-  for (long j = 0; j < size; j++) {
-    if (rs) rows[j] += q[j];
-    if (cs) columns[j] += q[j];
-    total += q[j];
-  }
-  if (!rs) rows[0] += total;
-  if (!cs) columns[0] += total;
+  for (int l = 0; l < 8; l++) total += part[l];
+  return total;
 }
 
-TARGET static void NAME(update_accumulators)(LoptVeLOAccumulators *a, long start, long length,
-                                             long row, long rs, long column, long cs) {
+/// One block of `count` (≤ VL) elements at `i` of the accumulator update: adds to the lane
+/// sums (`moments`: Σp² and the six centred sums of the previous values; `sums`: the new
+/// momenta and rms; `squares`: the element channels, channel 14 at index 11 and channel 2
+/// (p²) left to `moments[0]`) and leaves g² + 1e-30 in `q`.
+INLINE void NAME(accumulate_block)(const LoptVeLOAccumulators *a, long i, int count, float *q,
+                                   VF *moments, VF *sums, VF *squares) {
   long n = a->n;
-  const float *bm = a->momentumDecay, *mu = a->means, *bf = a->factoredDecay;
-  float br = a->rmsDecay, s = a->scale;
-  float q[256];
-  for (long done = 0; done < length; done += 256) {
-    long size = length - done < 256 ? length - done : 256;
-    VF var[6] = {};
-    for (long j = 0; j < size; j += VL) {
-      int count = size - j < VL ? (int)(size - j) : VL;
-      long i = start + done + j;
-      VF mk[3] = {NAME(load)(a->m, i, 1, count), NAME(load)(a->m + n, i, 1, count),
-                  NAME(load)(a->m + 2 * n, i, 1, count)};
-      VF ve = NAME(load)(a->v, i, 1, count);
-      VF valid = count == VL ? NAME(splat)(1) : NAME(mask)(count);
-      VF gc = NAME(clamp)(NAME(load)(a->g, i, 1, count), -1000, 1000);
-      for (int k = 0; k < 3; k++) {
-        VF d = (s * mk[k] - mu[k]) * valid, r = (s * ve - mu[k]) * valid;
-        var[k] += d * d;
-        var[3 + k] += r * r;
-        NAME(store)(a->m + k * n, i, bm[k] * mk[k] + (1 - bm[k]) * gc, count);
-      }
-      NAME(store)(a->v, i, br * ve + (1 - br) * (gc * gc), count);
-      NAME(store)(q, j, gc * gc + 1e-30f, count);
+  const float *bm = a->momentumDecay, *mu = a->means;
+  VF valid = count == VL ? NAME(splat)(1) : NAME(mask)(count);
+  VF pe = NAME(load)(a->p, i, 1, count);
+  VF gc = NAME(clamp)(NAME(load)(a->g, i, 1, count), -1000, 1000);
+  VF ve = NAME(load)(a->v, i, 1, count);
+  moments[0] += pe * pe;
+  VF mk[3];
+  for (int k = 0; k < 3; k++) {
+    VF old = NAME(load)(a->m + k * n, i, 1, count);
+    VF d = (old - mu[k]) * valid, r = (ve - mu[k]) * valid;
+    moments[1 + k] += d * d;
+    moments[4 + k] += r * r;
+    mk[k] = bm[k] * old + (1 - bm[k]) * gc;
+    NAME(store)(a->m + k * n, i, mk[k], count);
+    sums[k] += mk[k];
+  }
+  ve = a->rmsDecay * ve + (1 - a->rmsDecay) * (gc * gc);
+  NAME(store)(a->v, i, ve, count);
+  sums[3] += ve;
+  // u of an empty lane is rsqrt(1e-6), so channel 10 is masked.
+#define SQUARE(x, c)                          \
+  if ((c) != 2) {                             \
+    VF y_ = (c) == 10 ? (x) * valid : (x);    \
+    squares[(c) == 14 ? 11 : (c)] += y_ * y_; \
+  }
+  NAME_ELEMENT_FEATURES(SQUARE, gc, pe, ve, mk)
+#undef SQUARE
+  NAME(store)(q, 0, gc * gc + 1e-30f, count);
+}
+
+TARGET static void NAME(update_accumulators)(LoptVeLOAccumulators *accumulators, long start,
+                                             long length, long row, long rs, long column,
+                                             long cs) {
+  // A local copy: the stores to `m` and `v` cannot change it, so its fields stay in registers.
+  const LoptVeLOAccumulators copy = *accumulators, *a = &copy;
+  const float *bf = a->factoredDecay;
+  // Lane sums are flushed to the double totals every 1024 elements.
+  float q[1024];
+  for (long done = 0; done < length; done += 1024) {
+    long size = length - done < 1024 ? length - done : 1024;
+    VF moments[7] = {}, sums[4] = {}, squares[12] = {};
+    long j = 0;
+    for (; j + VL <= size; j += VL) {
+      NAME(accumulate_block)(a, start + done + j, VL, q + j, moments, sums, squares);
     }
-    for (int k = 0; k < 6; k++) a->variance[k] += NAME(sum)(var[k]);
+    if (j < size) {
+      NAME(accumulate_block)(a, start + done + j, (int)(size - j), q + j, moments, sums,
+                             squares);
+    }
+    for (int k = 0; k < 7; k++) accumulators->moments[k] += NAME(sum)(moments[k]);
+    for (int k = 0; k < 4; k++) accumulators->sums[k] += NAME(sum)(sums[k]);
+    squares[2] = moments[0];
+    for (int c = 0; c < 12; c++) accumulators->squares[c == 11 ? 14 : c] += NAME(sum)(squares[c]);
     long first = start + done;
     if (a->rowSums) {
       double *rows = a->rowSums + row + done * rs, *columns = a->columnSums + column + done * cs;
-      if (rs && cs) NAME(add_sums)(q, size, rows, 1, columns, 1);
-      else if (rs) NAME(add_sums)(q, size, rows, 1, columns, 0);
-      else NAME(add_sums)(q, size, rows, 0, columns, 1);
+      // A run moves along rows, columns or both (stride 1); a fixed row or column gets the total.
+      if (rs) NAME(add_each)(q, size, rows);
+      else rows[0] += NAME(total)(q, size);
+      if (cs) NAME(add_each)(q, size, columns);
+      else columns[0] += NAME(total)(q, size);
     } else {
       for (int k = 0; k < 3; k++) {
-        float *plane = a->full + k * n + first;
-        for (long j = 0; j < size; j++) plane[j] = bf[k] * plane[j] + (1 - bf[k]) * q[j];
+        float *plane = a->full + k * a->n + first;
+        for (long i = 0; i < size; i++) plane[i] = bf[k] * plane[i] + (1 - bf[k]) * q[i];
       }
     }
   }

@@ -304,6 +304,34 @@ private func flatIndex(_ index: [Int], _ shape: [Int]) -> Int {
     }
   }
 
+  /// States saved before `accumulator_means` existed get the means recomputed from the
+  /// accumulators: the run continues as if uninterrupted, up to float rounding.
+  @Test func aStateWithoutAccumulatorMeansRecomputesThem() throws {
+    let layout = ParameterLayout([("w", [5, 3]), ("b", [3]), ("k", [2, 2, 3])])
+    let velo = smallVeLO()
+    var straight = randomSet(layout, seed: 1, scale: 0.3)
+    var state = velo.makeState(for: straight, totalSteps: 10)
+    var resumed = straight
+    var resumedState = state
+    for step in 0..<6 {
+      let gradients = randomSet(layout, seed: 40 + UInt64(step), scale: 0.1)
+      if step == 3 {
+        var file = SafetensorsFile()
+        state.write(into: &file, prefix: "")
+        file["accumulator_means"] = nil
+        resumed = straight
+        resumedState = velo.makeState(for: resumed, totalSteps: 10)
+        try resumedState.restore(from: file, prefix: "")
+      }
+      velo.update(&straight, gradients: gradients, loss: 2, state: &state)
+      if step >= 3 { velo.update(&resumed, gradients: gradients, loss: 2, state: &resumedState) }
+    }
+    for (x, y) in zip(straight.flat.scalars, resumed.flat.scalars) {
+      #expect(abs(x - y) <= 1e-5 * max(abs(x), 1e-3), "\(x) vs \(y)")
+    }
+    #expect(state.lstmInputs.count == resumedState.lstmInputs.count)
+  }
+
   @Test func nonFiniteInputSkipsTheUpdate() {
     let layout = ParameterLayout([("w", [3, 2])])
     let velo = smallVeLO()

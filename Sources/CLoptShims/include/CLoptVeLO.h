@@ -17,7 +17,8 @@ typedef struct {
   const float *v;
   long n;
   /// Rank ≥ 2: planes of `rowCount` / `columnCount` floats. Planes 0–2: rsqrt(r_k + 1e-8),
-  /// 3–5: ρ_k (rows) or γ_k (columns), 6–9: the first layer's row / column contribution.
+  /// 3–5: ρ_k (rows) or γ_k (columns), 6–9: the first layer's row / column contribution (the
+  /// row planes include its bias b0).
   const float *rowPlanes;
   const float *columnPlanes;
   long rowCount;
@@ -38,16 +39,18 @@ typedef struct {
   int preconditionOutput;
 } LoptVeLOTensor;
 
-/// One tensor's accumulator update (VELO_SPEC.md §1.4, E1–E3) with the LSTM features' centred
-/// variances of the previous accumulators (E6).
+/// One tensor's accumulator update (VELO_SPEC.md §1.4, E1–E3), fused with the sums the LSTM
+/// features need from the previous accumulators (E6) and the per-parameter features need from
+/// the new ones (E11).
 typedef struct {
-  /// Gradients (clipped to ±1000 here); momentum (3 planes of `n`) and rms, updated in place.
+  /// Parameters (read only), gradients (clipped to ±1000 here); momentum (3 planes of `n`) and
+  /// rms, updated in place.
+  const float *p;
   const float *g;
   float *m;
   float *v;
   long n;
-  /// `s = 1 / rms(p)` and the means μ_k of `s · m_k` (previous values).
-  float scale;
+  /// The means of the three momentum planes before this update (the previous pass's `sums`).
   float means[3];
   float momentumDecay[3];
   float rmsDecay;
@@ -57,22 +60,25 @@ typedef struct {
   double *rowSums;
   double *columnSums;
   float *full;
-  /// Out (added to): Σ (s·m_k − μ_k)², k = 0…2, then Σ (s·v − μ_k)².
-  double variance[6];
+  /// Out (added to), from the previous accumulators: Σp², then Σ (m_k − means_k)² for k = 0…2,
+  /// then Σ (v − means_k)² for k = 0…2.
+  double moments[7];
+  /// Out (added to): Σ of the new m_0, m_1, m_2 and v (the next update's means).
+  double sums[4];
+  /// Out (added to): Σx² of the per-parameter feature channels that need no second-moment
+  /// factor (0–10 and 14), from the new accumulators; the other channels are left alone.
+  double squares[30];
 } LoptVeLOAccumulators;
-
-/// Adds Σp², Σm_0, Σm_1, Σm_2 and Σv over `n` elements to `sums[0…4]` (flushed to double every
-/// 256 elements).
-void lopt_velo_moments(const float *p, const float *m, const float *v, long n, double *sums);
 
 /// Updates the accumulators of one run of elements (arguments as in `lopt_velo_sum_squares`;
 /// for rank ≤ 1 tensors pass row 0, stride 0).
 void lopt_velo_update_accumulators(LoptVeLOAccumulators *accumulators, long start, long length,
                                    long row, long rowStride, long column, long columnStride);
 
-/// Pass 1 over elements `start ..< start + length` of one contiguous run: adds each of the 30
-/// feature channels' Σx² to `totals` (channels 15–26 of a factored tensor are left out; the
-/// caller sums them per row and column). Row index `row + j · rowStride`, column index
+/// Pass 1 over elements `start ..< start + length` of one contiguous run: adds the Σx² of the
+/// feature channels that use second-moment factors to `totals`: 11–13 and 27–29, and for
+/// rank ≤ 1 tensors also 15–26 (a factored tensor's 15–26 are constant along a row or column;
+/// the caller sums them per row and column). Row index `row + j · rowStride`, column index
 /// `column + j · columnStride`, strides 0 or 1.
 void lopt_velo_sum_squares(const LoptVeLOTensor *tensor, long start, long length, long row,
                            long rowStride, long column, long columnStride, double *totals);

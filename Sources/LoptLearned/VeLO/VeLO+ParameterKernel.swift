@@ -6,8 +6,9 @@ extension VeLO.State {
   ///
   /// Row and column factor channels (`rsqrt(r + 1e-8)`, ρ, γ; for rank ≤ 1 the per-element
   /// equivalents) are computed once per row or column. Pass 1 (`lopt_velo_sum_squares`, C in
-  /// CLoptShims, AVX-512 / AVX2 + FMA / portable chosen at run time) builds the 30 features of
-  /// every element in registers and sums their squares per channel; pass 2
+  /// CLoptShims, AVX-512 / AVX2 + FMA / portable chosen at run time) builds the features that
+  /// use those factors in registers and sums their squares per channel (the other channels'
+  /// sums come from phase 1, ``prepareTensor(_:parameters:gradients:decays:fraction:)``); pass 2
   /// (`lopt_velo_apply`) builds them again, runs the 30 → 4 → 4 → 3 MLP whose first layer has
   /// the channel normalisers folded in, and writes
   /// `p ← p − λ · d · exp(expMult · a) · stepMult · σ_p`. No `[S, 30]` buffer exists.
@@ -153,8 +154,9 @@ extension VeLO.State {
 
     // Pass 1: per-channel sums of squares.
     withUnsafeTemporaryAllocation(of: Double.self, capacity: 30) { sums in
-      sums.initialize(repeating: 0)
+      // Channels 0–10 and 14 were summed in phase 1 (the other 18 entries there are 0).
       let totals = sums.baseAddress!
+      totals.initialize(from: storage.doubles + regions.elementSquares + 30 * index, count: 30)
       if plan.isFactored {
         // Row and column channels are constant along d0 / d1: sum them per row / column.
         let (rowRepeat, columnRepeat) = (Double(plan.shape[plan.d0]), Double(plan.shape[plan.d1]))
@@ -193,10 +195,10 @@ extension VeLO.State {
     for j in 120..<VeLO.mlpWeightCount { weights[j] = mixed[j] }
     if plan.isFactored {
       // Per row / column: the first layer's contribution of the 6 row and 6 column channels,
-      // stored in planes 6…9 of the row and column planes.
+      // stored in planes 6…9 of the row and column planes (the rows' with the bias b0).
       for j in 0..<rc {
         for out in 0..<4 {
-          var sum: Float = 0
+          var sum = weights[120 + out]
           for k in 0..<3 {
             sum += rows[k * rc + j] * weights[(15 + k) * 4 + out]
             sum += rowPlanes[k * rc + j] * weights[(21 + k) * 4 + out]

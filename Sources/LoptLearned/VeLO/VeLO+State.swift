@@ -83,11 +83,12 @@ extension VeLO {
       r.fullPlanes = take(9 * maxFull)
       r.channelScale = take(30)
       r.scaledWeights = take(VeLO.mlpWeightCount)
+      r.accumulatorMeans = take(4 * n)
       r.rowSums = 0
       r.columnSums = maxRows
-      r.momentSums = maxRows + maxColumns
+      r.elementSquares = maxRows + maxColumns
       regions = r
-      storage = Storage(floatCount: next, doubleCount: maxRows + maxColumns + 5)
+      storage = Storage(floatCount: next, doubleCount: r.elementSquares + 30 * n)
       let base = storage.floats
       let horizon = configuration.useBuggedLossFeatures ? 10 : totalSteps
       for (j, decay) in lossBufferDecays(horizon: horizon).enumerated() {
@@ -98,6 +99,24 @@ extension VeLO {
         for j in 0..<h {
           base[r.hidden + i * h + j] = initialHidden[j]
           base[r.cell + i * h + j] = initialCell[j]
+        }
+      }
+    }
+
+    /// Sets every tensor's ``Regions/accumulatorMeans`` from its momentum and rms planes, for a
+    /// state restored from a checkpoint that did not store them.
+    func recomputeAccumulatorMeans() {
+      let base = storage.floats
+      for (index, plan) in plans.enumerated() where plan.count > 0 {
+        let means = storage.floats + regions.accumulatorMeans + 4 * index
+        let planes = [
+          regions.momentum + 3 * plan.offset, regions.momentum + 3 * plan.offset + plan.count,
+          regions.momentum + 3 * plan.offset + 2 * plan.count, regions.rms + plan.offset,
+        ]
+        for (k, start) in planes.enumerated() {
+          var sum = 0.0
+          for e in 0..<plan.count { sum += Double(base[start + e]) }
+          means[k] = Float(sum / Double(plan.count))
         }
       }
     }
@@ -207,7 +226,12 @@ extension VeLO {
     var momentum = 0, rms = 0, rows = 0, columns = 0, full = 0, paramScale = 0
     var mixMax = 0, concat = 0, gates = 0
     var rowPlanes = 0, columnPlanes = 0, fullPlanes = 0, channelScale = 0, scaledWeights = 0
-    var rowSums = 0, columnSums = 0, momentSums = 0
+    /// Per tensor, the means of the three momentum planes and of the rms EMA, for the next
+    /// step's LSTM inputs (kept by the update pass, saved with the state).
+    var accumulatorMeans = 0
+    /// Doubles: scratch for the factored row and column sums, and per tensor the Σx² of the
+    /// per-parameter channels 0–10 and 14 (from phase 1 to phase 3).
+    var rowSums = 0, columnSums = 0, elementSquares = 0
   }
 
   /// The state's buffers: one `Float` and one `Double` allocation (copy-on-write by ``State``).

@@ -5,7 +5,8 @@ extension VeLO.State: CheckpointableState {
   /// Stores the counters, the loss buffer, the LSTM state and every accumulator under `prefix`.
   ///
   /// Names: `iteration`, `skipped_updates`, `loss_means`, `loss_running_min`, `lstm_hidden`,
-  /// `lstm_cell` (`[tensors, H]`), and per tensor `momentum/<k>/<tensor>` (k = 0, 1, 2) and
+  /// `lstm_cell` (`[tensors, H]`), `accumulator_means` (`[tensors, 4]`: the means of the three
+  /// momenta and the rms EMA), and per tensor `momentum/<k>/<tensor>` (k = 0, 1, 2) and
   /// `rms/<tensor>` in the tensor's shape, `factored_rows/<tensor>/planes`,
   /// `factored_columns/<tensor>/planes` or `full/<tensor>/planes` (`[3, count]`).
   public func write(into file: inout SafetensorsFile, prefix: String) {
@@ -18,20 +19,23 @@ extension VeLO.State: CheckpointableState {
     }
   }
 
-  /// Restores what ``write(into:prefix:)`` stored.
+  /// Restores what ``write(into:prefix:)`` stored (`accumulator_means`, which older states
+  /// lack, is recomputed when missing).
   ///
   /// - Throws: `SafetensorsError` naming the tensor when it is missing or has another shape.
   public mutating func restore(from file: SafetensorsFile, prefix: String) throws {
     makeUnique()
     iteration = try file.readCounter(named: prefix + "iteration")
     skippedUpdates = try file.readCounter(named: prefix + "skipped_updates")
-    for (name, start, shape) in regionList() {
+    let hasMeans = file[prefix + "accumulator_means"] != nil
+    for (name, start, shape) in regionList() where hasMeans || name != "accumulator_means" {
       let tensor = try file.readTensor(named: prefix + name, shape: shape)
       tensor.withUnsafeBufferPointer { source in
         guard let base = source.baseAddress else { return }
         (storage.floats + start).update(from: base, count: source.count)
       }
     }
+    if !hasMeans { recomputeAccumulatorMeans() }
   }
 
   /// Every persistent buffer: its name, offset in the storage and stored shape.
@@ -42,6 +46,7 @@ extension VeLO.State: CheckpointableState {
       ("loss_running_min", regions.lossRunningMin, [10]),
       ("lstm_hidden", regions.hidden, [n, regions.hiddenSize]),
       ("lstm_cell", regions.cell, [n, regions.hiddenSize]),
+      ("accumulator_means", regions.accumulatorMeans, [n, 4]),
     ]
     for (entry, plan) in zip(layout.entries, plans) {
       for k in 0..<3 {

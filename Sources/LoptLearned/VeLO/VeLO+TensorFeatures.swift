@@ -60,12 +60,13 @@ func forEachRun(
 
 extension VeLO.State {
   /// Phase 1 for tensor `index`: the 30 LSTM inputs from the *previous* accumulators (E6), the
-  /// tensor's RMS (E13), then the accumulator updates with the clipped gradient (E1–E3).
+  /// tensor's RMS (E13), the accumulator updates with the clipped gradient (E1–E3), and the
+  /// Σx² of the per-parameter channels that need no second-moment factor (E11).
   ///
-  /// Two passes in C (CLoptShims, chosen per CPU like the fused kernel): sums
-  /// (`lopt_velo_moments`: mean p², means of m̃ and r̃), then centred variances fused with the
-  /// accumulator update (`lopt_velo_update_accumulators`). Factored row and column means are
-  /// accumulated in `Double`.
+  /// One pass in C (`lopt_velo_update_accumulators`, CLoptShims, chosen per CPU like the fused
+  /// kernel). The centred variances of m̃ = s·m and r̃ = s·rms (s = 1 / rms(p)) are
+  /// s² Σ(m − m̄)², with m̄ the means the previous pass left in ``Regions/accumulatorMeans``, so
+  /// s need not be known in advance. Factored row and column means are accumulated in `Double`.
   ///
   /// - Complexity: O(elements); allocates nothing.
   func prepareTensor(
@@ -76,7 +77,6 @@ extension VeLO.State {
     let n = plan.count
     let base = storage.floats
     let features = base + regions.lstmInputs + 30 * index
-    let m = UnsafePointer(base + regions.momentum + 3 * plan.offset)
     let v = base + regions.rms + plan.offset
     for j in 0..<9 {
       features[j] = fraction[j]
@@ -90,26 +90,18 @@ extension VeLO.State {
       return
     }
 
-    // Pass 0: means of p², m_k and rms (previous values), flushed to Double.
-    let sums = storage.doubles + regions.momentSums
-    sums.update(repeating: 0, count: 5)
-    lopt_velo_moments(p, m, v, n, sums)
-    let count = Double(n)
-    let meanSquare = Float(sums[0] / count)
-    let s = 1 / lopt_sqrtf(max(1e-9, meanSquare))
-    base[regions.paramScale + index] = lopt_sqrtf(meanSquare + 1e-9)
-    let mu0 = Float(Double(s) * sums[1] / count)
-    let mu1 = Float(Double(s) * sums[2] / count)
-    let mu2 = Float(Double(s) * sums[3] / count)
-    features[18] = logClip(Float(Double(s) * sums[4] / count))
-
-    // Pass A: centred variances of the previous m̃, r̃, then the accumulator update; the
-    // squared gradients go into the row / column sums (rank ≥ 2) or the full planes.
-    var update = LoptVeLOAccumulators(
-      g: g, m: base + regions.momentum + 3 * plan.offset, v: v, n: n, scale: s,
-      means: (mu0, mu1, mu2), momentumDecay: decays.momentum, rmsDecay: decays.rms,
-      factoredDecay: decays.factored, rowSums: nil, columnSums: nil,
-      full: base + regions.full + plan.fullOffset, variance: (0, 0, 0, 0, 0, 0))
+    let means = base + regions.accumulatorMeans + 4 * index
+    var update = LoptVeLOAccumulators()
+    update.p = p
+    update.g = g
+    update.m = base + regions.momentum + 3 * plan.offset
+    update.v = v
+    update.n = n
+    update.means = (means[0], means[1], means[2])
+    update.momentumDecay = decays.momentum
+    update.rmsDecay = decays.rms
+    update.factoredDecay = decays.factored
+    update.full = base + regions.full + plan.fullOffset
     if plan.isFactored {
       let rowSums = storage.doubles + regions.rowSums
       let columnSums = storage.doubles + regions.columnSums
@@ -141,9 +133,23 @@ extension VeLO.State {
     } else {
       lopt_velo_update_accumulators(&update, 0, n, 0, 0, 0, 0)
     }
-    withUnsafeBytes(of: update.variance) { raw in
-      let variance = raw.bindMemory(to: Double.self)
-      for k in 0..<6 { features[24 + k] = logClip(Float(variance[k] / count)) }
+
+    let count = Double(n)
+    let meanSquare = withUnsafeBytes(of: update.moments) { $0.load(as: Double.self) } / count
+    let s = Double(1 / lopt_sqrtf(max(1e-9, Float(meanSquare))))
+    base[regions.paramScale + index] = lopt_sqrtf(Float(meanSquare) + 1e-9)
+    features[18] = logClip(Float(s * Double(means[3])))
+    withUnsafeBytes(of: update.moments) { raw in
+      let moments = raw.bindMemory(to: Double.self)
+      for k in 0..<6 { features[24 + k] = logClip(Float(s * s * moments[1 + k] / count)) }
+    }
+    withUnsafeBytes(of: update.sums) { raw in
+      let sums = raw.bindMemory(to: Double.self)
+      for k in 0..<4 { means[k] = Float(sums[k] / count) }
+    }
+    withUnsafeBytes(of: update.squares) { raw in
+      (storage.doubles + regions.elementSquares + 30 * index).update(
+        from: raw.bindMemory(to: Double.self).baseAddress!, count: 30)
     }
   }
 }
