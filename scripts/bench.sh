@@ -3,11 +3,14 @@
 #
 # 1. ordo-one/benchmark suites in Benchmarks/: wall clock and malloc counts per step
 #    (a steady-state training step must show 0 mallocs).
-# 2. `lopt bench`: training steps/s of the reference MLPs, by the peer's method.
+# 2. `lopt bench`: training steps/s of the reference MLPs, VeLO and Adam updates, meta-training
+#    throughput, by the peer's method.
 # 3. The JAX peer (bench_peers.py from the peers folder, default ../shared/peers; override with
 #    LOPT_PEERS_DIR) when its Python (LOPT_PEER_PYTHON, else ~/.venvs/peers/bin/python, else
-#    python3) can import jax and optax; otherwise it says it was skipped.
-# 4. A table of Lopt / JAX ratios.
+#    python3) can import jax and optax; otherwise it says it was skipped. With
+#    LOPT_LEARNED_OPTIMIZATION naming a google/learned_optimization checkout it also times the
+#    reference VeLO's update.
+# 4. Tables of Lopt / JAX ratios (training steps; VeLO and Adam updates).
 # 5. Distributed meta-training (bench_meta_mpi below): outer steps/s of configs/fast-mlp.yaml
 #    with 1 and 2 ranks, bytes each rank sends per outer step, the MPI_Allgather latency of
 #    the lane payload, and a projection to 64 ranks. `LOPT_BENCH_ONLY=mpi scripts/bench.sh`
@@ -149,7 +152,7 @@ fi
 echo "== Allocation and kernel benchmarks (Benchmarks/, ordo-one/benchmark)"
 (cd Benchmarks && swift package --allow-writing-to-package-directory benchmark --no-progress)
 
-echo "== Training steps/s (lopt bench, one thread)"
+echo "== Training steps/s, optimizer updates, meta-training (lopt bench)"
 swift build -c release --product lopt
 .build/release/lopt bench --json "$out/lopt.json"
 
@@ -165,7 +168,16 @@ elif ! "$python" -c "import jax, optax" 2>/dev/null; then
   echo "== JAX peer skipped: $python cannot import jax and optax (see $peers/README.md)"
 else
   echo "== JAX peer (same machine, same run)"
-  "$python" "$peers/bench_peers.py" --only mlp_small,mlp_large --threads 1 --repeats 5 \
+  # VeLO's update needs a learned_optimization checkout (LOPT_LEARNED_OPTIMIZATION).
+  export PYTHONPATH="${LOPT_LEARNED_OPTIMIZATION:-}${PYTHONPATH:+:$PYTHONPATH}"
+  only=mlp_small,mlp_large
+  if "$python" -c "import learned_optimization.research.general_lopt.hyper_v2" 2>/dev/null; then
+    only="$only,opt_update"
+  else
+    echo "   VeLO update row skipped: set LOPT_LEARNED_OPTIMIZATION to a learned_optimization"
+    echo "   checkout (see $peers/README.md)"
+  fi
+  "$python" "$peers/bench_peers.py" --only "$only" --threads 1 --repeats 5 \
     --out "$out/peers.json" >/dev/null
 fi
 python3 scripts/bench_report.py "$out/lopt.json" "$out/peers.json"

@@ -136,13 +136,13 @@ INLINE VF NAME(rsqrt)(VF x) {
       EMIT((gc) * sk, 11 + k);                                                                 \
       EMIT(mk[k] * sk, 27 + k);                                                                \
     } else {                                                                                   \
-      const float *fp = t->fullPlanes;                                                         \
-      EMIT((gc) * NAME(load)(fp + (3 + k) * t->n, e, 1, count), 11 + k);                       \
-      EMIT(mk[k] * NAME(load)(fp + (6 + k) * t->n, e, 1, count), 27 + k);                      \
+      /* v_k ≥ (1 − β_k)·1e-30 after the update: the floor 1e-37 only keeps empty lanes finite */ \
       VF vk = NAME(load)(t->full + k * t->n, e, 1, count);                                     \
+      EMIT((gc) * NAME(rsqrt)(NAME(vmax)(vk + 1e-9f, NAME(splat)(1e-9f))), 11 + k);            \
+      EMIT(mk[k] * NAME(rsqrt)(NAME(vmax)(vk, NAME(splat)(1e-37f))), 27 + k);                  \
       EMIT(vk, 15 + k);                                                                        \
       EMIT(vk, 18 + k);                                                                        \
-      VF rk = NAME(load)(fp + k * t->n, e, 1, count);                                          \
+      VF rk = NAME(rsqrt)(vk + 1e-8f);                                                         \
       EMIT(rk, 21 + k);                                                                        \
       EMIT(rk, 24 + k);                                                                        \
     }                                                                                          \
@@ -155,10 +155,15 @@ INLINE VF NAME(rsqrt)(VF x) {
   for (int k = 0; k < 3; k++) mk[k] = NAME(load)(t->m + k * t->n, e, 1, count);
 
 /// Pass 1 for one block of `count` (≤ VL) elements: adds the squares of its factor channels
-/// to `s` (lanes past `count` load as 0, and every factor channel of 0 is 0).
+/// to `s` (lanes past `count` are masked).
 INLINE void NAME(square_block)(const LoptVeLOTensor *t, long e, int count, long ri, long rs,
                                long ci, long cs, int factored, VF *s) {
-#define SQUARE(x, c) s[c] += (x) * (x);
+  VF valid = count == VL ? NAME(splat)(1) : NAME(mask)(count);
+#define SQUARE(x, c)     \
+  {                      \
+    VF y_ = (x) * valid; \
+    s[c] += y_ * y_;     \
+  }
   NAME_LOAD_GRADIENT_AND_MOMENTA
   NAME_FACTOR_FEATURES(SQUARE, gc, mk)
 #undef SQUARE

@@ -10,11 +10,13 @@ import LoptTasks
 /// `lopt bench`: training steps per second of the reference MLPs on this machine.
 struct Bench: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Measure training steps/s of the reference MLPs (Adam, batch 128, one thread).",
+    abstract: "Measure training steps/s, optimizer updates and meta-training on one thread.",
     discussion: """
       The same workloads and method as the JAX peer benchmark: random data (16 batches \
       cycled), relu MLP, softmax cross-entropy, Adam (lr 1e-3); after warm-up, steps are timed \
-      in blocks of about --block-seconds and the median block rate is reported with its range.
+      in blocks of about --block-seconds and the median block rate is reported with its range. \
+      Optimizer updates: one tensor of 1e2 to 1e6 parameters (a vector and a matrix), VeLO at \
+      the released sizes with random meta-parameters and Adam, in microseconds per update.
       """)
 
   @Option(help: "Timed blocks per workload.")
@@ -33,6 +35,11 @@ struct Bench: ParsableCommand {
       """)
   var metaConfig = "configs/fast-mlp.yaml"
 
+  @Flag(
+    inversion: .prefixedNo,
+    help: "Also time single optimizer updates (VeLO and Adam, 1e2 to 1e6 parameters).")
+  var updates = true
+
   func validate() throws {
     guard repeats > 0 else { throw ValidationError("--repeats must be positive") }
     guard blockSeconds > 0 else { throw ValidationError("--block-seconds must be positive") }
@@ -48,6 +55,7 @@ struct Bench: ParsableCommand {
           + "\(Int(result.median)) steps/s (\(Int(result.min))–\(Int(result.max)))")
       results.append(result)
     }
+    if updates { results += measureUpdates() }
     if metaConfig != "none" {
       for threads in [1, 2] {
         let result = try measureMetaTraining(threads: threads)
@@ -78,27 +86,14 @@ struct Bench: ParsableCommand {
     let adam = Adam(learningRate: 1e-3)
     var state = adam.makeState(for: parameters, totalSteps: 0)
     var step = 0
-    func run(_ count: Int) -> Double {
-      let start = DispatchTime.now().uptimeNanoseconds
-      for _ in 0..<count {
-        let loss = task.lossAndGradient(parameters, step: step, into: &gradients)
-        adam.update(&parameters, gradients: gradients, loss: loss, state: &state)
-        step += 1
-      }
-      return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    let rates = timedBlocks {
+      let loss = task.lossAndGradient(parameters, step: step, into: &gradients)
+      adam.update(&parameters, gradients: gradients, loss: loss, state: &state)
+      step += 1
     }
-    _ = run(3)
-    var count = 1
-    var elapsed = run(count)
-    while elapsed < blockSeconds / 4 && count < 1 << 22 {
-      count *= 2
-      elapsed = run(count)
-    }
-    count = max(1, Int(Double(count) * blockSeconds / max(elapsed, 1e-9)))
-    let rates = (0..<repeats).map { _ in Double(count) / run(count) }.sorted()
     return BenchResult(
-      name: workload.name, median: rates[rates.count / 2], min: rates.first!, max: rates.last!,
-      stepsPerBlock: count, repeats: repeats)
+      name: workload.name, median: rates.median, min: rates.min, max: rates.max,
+      stepsPerBlock: rates.count, repeats: repeats, unit: "steps/s")
   }
 }
 
@@ -130,7 +125,7 @@ extension Bench {
     let rates = try (0..<repeats).map { _ in try once() }.sorted()
     return BenchResult(
       name: "meta_train_threads\(threads)", median: rates[rates.count / 2], min: rates.first!,
-      max: rates.last!, stepsPerBlock: 0, repeats: repeats)
+      max: rates.last!, stepsPerBlock: 0, repeats: repeats, unit: "inner steps/s")
   }
 }
 
@@ -171,7 +166,8 @@ struct BenchWorkload {
   }
 }
 
-/// One workload's measured rates, in training steps per second.
+/// One workload's measurement: the median, smallest and largest block, in `unit` (training
+/// steps per second, or microseconds per optimizer update).
 struct BenchResult: Codable {
   var name: String
   var median: Double
@@ -179,4 +175,5 @@ struct BenchResult: Codable {
   var max: Double
   var stepsPerBlock: Int
   var repeats: Int
+  var unit: String
 }

@@ -23,10 +23,9 @@ typedef struct {
   const float *columnPlanes;
   long rowCount;
   long columnCount;
-  /// Rank ≤ 1: the three second-moment planes v_k and nine derived planes of `n` floats:
-  /// rsqrt(v_k + 1e-8), rsqrt(max(v_k + 1e-9, 1e-9)), 1 / sqrt(v_k).
+  /// Rank ≤ 1: the three second-moment planes v_k of `n` floats (the kernels derive
+  /// rsqrt(v_k + 1e-8), rsqrt(max(v_k + 1e-9, 1e-9)) and 1 / sqrt(v_k) per element).
   const float *full;
-  const float *fullPlanes;
   /// The 159 MLP weights (w0 [30, 4] with the channel normalisers folded in, b0, w1, b1, w2,
   /// b2).
   const float *weights;

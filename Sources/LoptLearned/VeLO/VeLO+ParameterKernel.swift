@@ -4,8 +4,8 @@ import Foundation
 extension VeLO.State {
   /// Phase 3 for tensor `index` (E11–E14): the fused per-parameter kernel.
   ///
-  /// Row and column factor channels (`rsqrt(r + 1e-8)`, ρ, γ; for rank ≤ 1 the per-element
-  /// equivalents) are computed once per row or column. Pass 1 (`lopt_velo_sum_squares`, C in
+  /// Row and column factor channels (`rsqrt(r + 1e-8)`, ρ, γ) are computed once per row or
+  /// column (for rank ≤ 1 the kernels derive the per-element equivalents). Pass 1 (`lopt_velo_sum_squares`, C in
   /// CLoptShims, AVX-512 / AVX2 + FMA / portable chosen at run time) builds the features that
   /// use those factors in registers and sums their squares per channel (the other channels'
   /// sums come from phase 1, ``prepareTensor(_:parameters:gradients:decays:fraction:)``); pass 2
@@ -26,12 +26,11 @@ extension VeLO.State {
     let (rc, cc) = (plan.rowCount, plan.columnCount)
     let rowPlanes = base + regions.rowPlanes
     let columnPlanes = base + regions.columnPlanes
-    let fullPlanes = base + regions.fullPlanes
     let rows = UnsafePointer(base + regions.rows + plan.rowOffset)
     let columns = UnsafePointer(base + regions.columns + plan.columnOffset)
     let full = UnsafePointer(base + regions.full + plan.fullOffset)
 
-    // Factor channels, once per row / column (or per element for rank ≤ 1).
+    // Factor channels, once per row / column.
     if plan.isFactored {
       for k in 0..<3 {
         for j in 0..<rc { rowPlanes[k * rc + j] = lopt_rsqrtf(rows[k * rc + j] + 1e-8) }
@@ -74,15 +73,6 @@ extension VeLO.State {
         }
         _ = y
       }
-    } else {
-      for k in 0..<3 {
-        for e in 0..<n {
-          let vk = full[k * n + e]
-          fullPlanes[k * n + e] = lopt_rsqrtf(vk + 1e-8)
-          fullPlanes[(3 + k) * n + e] = lopt_rsqrtf(max(vk + 1e-9, 1e-9))
-          fullPlanes[(6 + k) * n + e] = 1 / lopt_sqrtf(vk)
-        }
-      }
     }
 
     /// Writes the 30 raw features of element `e` (row index `ri`, column index `ci`).
@@ -118,12 +108,12 @@ extension VeLO.State {
       } else {
         for k in 0..<3 {
           let vk = full[k * n + e]
-          f[11 + k] = gc * fullPlanes[(3 + k) * n + e]
+          f[11 + k] = gc * lopt_rsqrtf(max(vk + 1e-9, 1e-9))
           f[15 + k] = vk
           f[18 + k] = vk
-          f[21 + k] = fullPlanes[k * n + e]
-          f[24 + k] = fullPlanes[k * n + e]
-          f[27 + k] = m[k * n + e] * fullPlanes[(6 + k) * n + e]
+          f[21 + k] = lopt_rsqrtf(vk + 1e-8)
+          f[24 + k] = f[21 + k]
+          f[27 + k] = m[k * n + e] / lopt_sqrtf(vk)
         }
       }
     }
@@ -147,7 +137,7 @@ extension VeLO.State {
     var kernel = LoptVeLOTensor(
       p: p, g: g, m: m, v: v, n: n, rowPlanes: UnsafePointer(rowPlanes),
       columnPlanes: UnsafePointer(columnPlanes), rowCount: rc, columnCount: cc, full: full,
-      fullPlanes: UnsafePointer(fullPlanes), weights: UnsafePointer(weights),
+      weights: UnsafePointer(weights),
       stepScale: lambda * configuration.stepMult, sigma: sigma, expMult: configuration.expMult,
       factored: plan.isFactored ? 1 : 0,
       preconditionOutput: configuration.preconditionOutput ? 1 : 0)

@@ -36,7 +36,7 @@ extension VeLO {
       skippedUpdates = 0
       var plans: [TensorPlan] = []
       var (rowTotal, columnTotal, fullTotal) = (0, 0, 0)
-      var (maxRows, maxColumns, maxFull) = (0, 0, 0)
+      var (maxRows, maxColumns) = (0, 0)
       for entry in layout.entries {
         let plan = TensorPlan(
           shape: entry.shape, offset: entry.offset, rowOffset: rowTotal,
@@ -46,7 +46,6 @@ extension VeLO {
         fullTotal += plan.isFactored ? 0 : 3 * plan.count
         maxRows = max(maxRows, plan.rowCount)
         maxColumns = max(maxColumns, plan.columnCount)
-        maxFull = max(maxFull, plan.isFactored ? 0 : plan.count)
         plans.append(plan)
       }
       self.plans = plans
@@ -80,7 +79,6 @@ extension VeLO {
       r.gates = take(n * 4 * h)
       r.rowPlanes = take(10 * maxRows)
       r.columnPlanes = take(10 * maxColumns)
-      r.fullPlanes = take(9 * maxFull)
       r.channelScale = take(30)
       r.scaledWeights = take(VeLO.mlpWeightCount)
       r.accumulatorMeans = take(4 * n)
@@ -225,7 +223,7 @@ extension VeLO {
     var lstmInputs = 0, hidden = 0, cell = 0, controls = 0, learningRates = 0, mlpWeights = 0
     var momentum = 0, rms = 0, rows = 0, columns = 0, full = 0, paramScale = 0
     var mixMax = 0, concat = 0, gates = 0
-    var rowPlanes = 0, columnPlanes = 0, fullPlanes = 0, channelScale = 0, scaledWeights = 0
+    var rowPlanes = 0, columnPlanes = 0, channelScale = 0, scaledWeights = 0
     /// Per tensor, the means of the three momentum planes and of the rms EMA, for the next
     /// step's LSTM inputs (kept by the update pass, saved with the state).
     var accumulatorMeans = 0

@@ -1,0 +1,90 @@
+import Foundation
+import LoptCore
+import LoptLearned
+import LoptOptimizers
+
+/// One optimizer update of a single tensor, as the JAX peer's `opt_update` times it.
+struct UpdateWorkload {
+  /// The peer's sizes and layouts: a vector of `n` values and a matrix of the same count.
+  static let all: [UpdateWorkload] = [100, 10_000, 100_000, 1_000_000].flatMap { n in
+    let matrix = [100: [10, 10], 10_000: [100, 100], 100_000: [250, 400], 1_000_000: [1000, 1000]]
+    return [
+      UpdateWorkload(count: n, layout: "1d", shape: [n]),
+      UpdateWorkload(count: n, layout: "2d", shape: matrix[n]!),
+    ]
+  }
+
+  let count: Int
+  let layout: String
+  let shape: [Int]
+
+  /// Random parameters (σ 0.1) and gradients (σ 0.01), as the peer draws them.
+  func inputs() -> (ParameterSet, ParameterSet) {
+    let layout = ParameterLayout([("w", shape)])
+    var parameters = ParameterSet(layout: layout)
+    parameters.withUnsafeMutableBufferPointer {
+      RandomKey(seed: 1).fillNormal($0, standardDeviation: 0.1)
+    }
+    var gradients = ParameterSet(layout: layout)
+    gradients.withUnsafeMutableBufferPointer {
+      RandomKey(seed: 2).fillNormal($0, standardDeviation: 0.01)
+    }
+    return (parameters, gradients)
+  }
+}
+
+extension Bench {
+  /// Microseconds per update of VeLO (the released sizes, random meta-parameters, 1e6 planned
+  /// steps) and Adam for every ``UpdateWorkload``, in blocks of about `blockSeconds`.
+  func measureUpdates() -> [BenchResult] {
+    let velo = VeLO(configuration: .init(), key: RandomKey(seed: 0))
+    var results: [BenchResult] = []
+    for workload in UpdateWorkload.all {
+      for name in ["velo", "adam"] {
+        var (parameters, gradients) = workload.inputs()
+        let update: () -> Void
+        if name == "velo" {
+          var state = velo.makeState(for: parameters, totalSteps: 1_000_000)
+          update = { velo.update(&parameters, gradients: gradients, loss: 1, state: &state) }
+        } else {
+          let adam = Adam(learningRate: 1e-3)
+          var state = adam.makeState(for: parameters, totalSteps: 0)
+          update = { adam.update(&parameters, gradients: gradients, loss: 0, state: &state) }
+        }
+        let rates = timedBlocks(update)
+        // Rates (updates/s) become microseconds per update: the fastest rate is the minimum time.
+        let result = BenchResult(
+          name: "opt_update_\(name)_\(workload.count)_\(workload.layout)",
+          median: 1e6 / rates.median, min: 1e6 / rates.max, max: 1e6 / rates.min,
+          stepsPerBlock: rates.count, repeats: repeats, unit: "us")
+        print(
+          String(
+            format: "%@ update, %@ %@: %.1f µs (%.2f ns per parameter)", name == "velo" ? "VeLO" : "Adam",
+            "\(workload.count)", workload.shape.map(String.init).joined(separator: "×"),
+            result.median, result.median * 1e3 / Double(workload.count)))
+        results.append(result)
+      }
+    }
+    return results
+  }
+
+  /// Runs `body` in `repeats` blocks of about `blockSeconds` (the block length calibrated after
+  /// a warm-up): the median, smallest and largest rate per second, and the block length.
+  func timedBlocks(_ body: () -> Void) -> (median: Double, min: Double, max: Double, count: Int) {
+    func run(_ count: Int) -> Double {
+      let start = DispatchTime.now().uptimeNanoseconds
+      for _ in 0..<count { body() }
+      return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    }
+    _ = run(3)
+    var count = 1
+    var elapsed = run(count)
+    while elapsed < blockSeconds / 4 && count < 1 << 22 {
+      count *= 2
+      elapsed = run(count)
+    }
+    count = max(1, Int(Double(count) * blockSeconds / max(elapsed, 1e-9)))
+    let rates = (0..<repeats).map { _ in Double(count) / run(count) }.sorted()
+    return (rates[rates.count / 2], rates.first!, rates.last!, count)
+  }
+}
