@@ -196,21 +196,24 @@ INLINE void NAME(sum_squares_run)(const LoptVeLOTensor *t, long start, long leng
 INLINE void NAME(apply_block)(const LoptVeLOTensor *t, long e, int count, long ri, long rs,
                               long ci, long cs, int factored) {
   const float *w = t->weights;
-  VF h[4];
+  // The first layer's sums, split by channel parity into two sets of accumulators so the
+  // chains of dependent FMAs are half as long.
+  VF h[4], odd[4] = {};
   for (int o = 0; o < 4; o++) {
     h[o] = factored ? NAME(load)(t->rowPlanes + (6 + o) * t->rowCount, ri, rs, count) +
                           NAME(load)(t->columnPlanes + (6 + o) * t->columnCount, ci, cs, count)
                     : NAME(splat)(w[120 + o]);
   }
-#define MAC(x, c)                                                  \
-  {                                                                \
-    VF x_ = (x);                                                   \
-    for (int o_ = 0; o_ < 4; o_++) h[o_] += x_ * w[4 * (c) + o_]; \
+#define MAC(x, c)                                                       \
+  {                                                                     \
+    VF x_ = (x), *sums_ = (c) % 2 ? odd : h;                            \
+    for (int o_ = 0; o_ < 4; o_++) sums_[o_] += x_ * w[4 * (c) + o_]; \
   }
   NAME_LOAD_GRADIENT_AND_MOMENTA
   VF pe = NAME(load)(t->p, e, 1, count), rms = NAME(load)(t->v, e, 1, count);
   NAME_ELEMENT_FEATURES(MAC, gc, pe, rms, mk)
   NAME_FACTOR_FEATURES(MAC, gc, mk)
+  for (int o = 0; o < 4; o++) h[o] += odd[o];
   VF a[4];
   for (int o = 0; o < 4; o++) {
     a[o] = NAME(splat)(w[140 + o]);
