@@ -10,7 +10,7 @@ import LoptTasks
 /// `lopt bench`: training steps per second of the reference MLPs on this machine.
 struct Bench: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Measure training steps/s, optimizer updates and meta-training on one thread.",
+    abstract: "Measure training steps/s and optimizer updates (one thread) and meta-training.",
     discussion: """
       The same workloads and method as the JAX peer benchmark: random data (16 batches \
       cycled), relu MLP, softmax cross-entropy, Adam (lr 1e-3); after warm-up, steps are timed \

@@ -79,8 +79,8 @@ import Testing
                                   (Lopt safetensors, flax msgpack).
           demo                    Meta-train a small learned optimizer on the shipped
                                   8×8 images, then evaluate it against tuned Adam.
-          bench                   Measure training steps/s of the reference MLPs (Adam,
-                                  batch 128, one thread).
+          bench                   Measure training steps/s and optimizer updates (one
+                                  thread) and meta-training.
 
           See 'lopt help <subcommand>' for detailed help.
         """)
