@@ -393,65 +393,170 @@ TARGET static void NAME(lstm_cell)(const float *gates, float *hidden, float *cel
   }
 }
 
-/// Rows of A per register tile: 8 × 2 accumulators fit AVX-512's 32 registers, 4 × 2 the 16
-/// of AVX2 and SSE.
-#define MR (VL == 16 ? 8 : 4)
+/// Rows of A per register tile: MR × 2 vectors of accumulators, 2 vectors of B and a broadcast
+/// fit AVX-512's 32 registers (MR = 12) and the 16 of AVX2 and SSE (MR = 6).
+#define MR (VL == 16 ? 12 : 6)
+/// Rows of B per block: a block's panel of KC × 2·VL floats (32 KB for AVX-512) stays in L1.
+#define KC 256
+/// Rows of A up to which B is streamed row by row instead (measured: panels win above).
+#define SR (VL == 16 ? 3 : 8)
+/// Rows of B per pass of the streamed product.
+#define KS 8
+/// Rows of a panel that its first tile prefetches ahead of its reads (1 KB).
+#define AHEAD (128 / VL)
 
-/// One register tile of the product: `rows` (≤ MR) rows × `vectors` (≤ 2) vectors of columns.
-INLINE void NAME(gemm_tile)(int rows, int vectors, long k, float alpha, const float *a, long lda,
-                            const float *b, long ldb, float *c, long ldc) {
+/// Columns `j ..< j + count` (count ≤ VL) of `C += s · B` for `m` ≤ SR rows of C and `ks` rows
+/// of B, `s` holding alpha · A broadcast.
+INLINE void NAME(gemm_stream_columns)(int ks, int count, long m, long j, VF (*s)[KS],
+                                      const float *b, long ldb, float *c, long ldc) {
+  VF bv[KS];
+#pragma clang loop unroll(full)
+  for (int q = 0; q < ks; q++) bv[q] = NAME(load)(b + q * ldb, j, 1, count);
+  for (long i = 0; i < m; i++) {
+    VF acc = NAME(load)(c + i * ldc, j, 1, count);
+#pragma clang loop unroll(full)
+    for (int q = 0; q < ks; q++) acc += s[i][q] * bv[q];
+    NAME(store)(c + i * ldc, j, acc, count);
+  }
+}
+
+/// `C += alpha · A · B` for `m` ≤ SR rows of A and `ks` rows of B: B is read once, row by row
+/// (a sequential stream that the hardware prefetcher keeps ahead of); C's few rows stay cached.
+INLINE void NAME(gemm_stream)(int ks, long m, long n, float alpha, const float *a, long lda,
+                              const float *b, long ldb, float *c, long ldc) {
+  VF s[SR][KS];
+  for (long i = 0; i < m; i++)
+    for (int q = 0; q < ks; q++) s[i][q] = NAME(splat)(alpha * a[i * lda + q]);
+  long j = 0;
+  for (; j + VL <= n; j += VL) NAME(gemm_stream_columns)(ks, VL, m, j, s, b, ldb, c, ldc);
+  if (j < n) NAME(gemm_stream_columns)(ks, (int)(n - j), m, j, s, b, ldb, c, ldc);
+}
+
+/// One register tile: `C[0 ..< rows, 0 ..< width] += alpha · A · B` for `height` (≤ MR) rows
+/// of A (those past `rows` are computed, not stored) and `k` rows of 2·VL floats of B
+/// (stride `ldb`). With `pack`, B comes from memory: each row is also copied to `pack`, and the
+/// row AHEAD rows further on is prefetched (past the end, from `next`, the following panel).
+INLINE void NAME(gemm_tile)(int height, int rows, long width, long k, float alpha,
+                            const float *a, long lda, const float *b, long ldb, float *pack,
+                            const float *next, float *c, long ldc) {
   VF acc[MR][2] = {};
   for (long l = 0; l < k; l++) {
-    VF bv[2];
-    for (int v = 0; v < vectors; v++) bv[v] = NAME(load)(b + l * ldb, v * VL, 1, VL);
-    for (int r = 0; r < rows; r++) {
+    if (pack) {
+      long la = l + AHEAD;
+      const float *ahead = la < k ? b + la * ldb : next && la - k < k ? next + (la - k) * ldb : 0;
+      if (ahead) {
+        for (int o = 0; o < 2 * VL; o += 16) __builtin_prefetch(ahead + o);
+        __builtin_prefetch(ahead + 2 * VL - 1);
+      }
+    }
+    VF b0, b1;
+    __builtin_memcpy(&b0, b + l * ldb, sizeof b0);
+    __builtin_memcpy(&b1, b + l * ldb + VL, sizeof b1);
+    if (pack) {
+      __builtin_memcpy(pack + l * 2 * VL, &b0, sizeof b0);
+      __builtin_memcpy(pack + l * 2 * VL + VL, &b1, sizeof b1);
+    }
+#pragma clang loop unroll(full)
+    for (int r = 0; r < height; r++) {
       VF x = NAME(splat)(a[r * lda + l]);
-      for (int v = 0; v < vectors; v++) acc[r][v] += x * bv[v];
+      acc[r][0] += x * b0;
+      acc[r][1] += x * b1;
     }
   }
-  for (int r = 0; r < rows; r++) {
-    for (int v = 0; v < vectors; v++) {
-      VF out = NAME(load)(c + r * ldc, v * VL, 1, VL) + alpha * acc[r][v];
-      __builtin_memcpy(c + r * ldc + v * VL, &out, sizeof out);
+  for (int r = 0; r < height && r < rows; r++) {
+    for (int v = 0; v < 2 && v * VL < width; v++) {
+      int count = width - v * VL < VL ? (int)(width - v * VL) : VL;
+      VF out = NAME(load)(c + r * ldc, v * VL, 1, count) + alpha * acc[r][v];
+      NAME(store)(c + r * ldc, v * VL, out, count);
     }
   }
 }
 
-/// Blocks of 64 rows of B outer (each read in full, row by row, then reused from cache; a
-/// column panel of a row-major B strides by `ldb` and would thrash the cache), column panels of
-/// 2·VL next, tiles of MR rows of A inner.
-TARGET static void NAME(gemm)(long m, long n, long k, float alpha, const float *a, long lda,
-                              const float *b, long ldb, float *c, long ldc) {
-  for (long l = 0; l < k; l += 64) {
-    long kc = k - l < 64 ? k - l : 64;
-    const float *al = a + l, *bl = b + l * ldb;
-    long j = 0;
-    for (; j + 2 * VL <= n; j += 2 * VL) {
-      // The 64 × 2·VL block of B, copied contiguously so the row tiles read it from L1.
-      float panel[64 * 2 * VL];
-      for (long q = 0; q < kc; q++) __builtin_memcpy(panel + q * 2 * VL, bl + q * ldb + j, 8 * VL);
-      long i = 0;
-      for (; i + MR <= m; i += MR)
-        NAME(gemm_tile)(MR, 2, kc, alpha, al + i * lda, lda, panel, 2 * VL, c + i * ldc + j, ldc);
-      for (; i < m; i++)
-        NAME(gemm_tile)(1, 2, kc, alpha, al + i * lda, lda, panel, 2 * VL, c + i * ldc + j, ldc);
-    }
-    for (; j + VL <= n; j += VL) {
-      for (long i = 0; i < m; i++)
-        NAME(gemm_tile)(1, 1, kc, alpha, al + i * lda, lda, bl + j, ldb, c + i * ldc + j, ldc);
-    }
-    for (; j < n; j++) {
-      for (long i = 0; i < m; i++) {
-        float sum = 0;
-        for (long q = 0; q < kc; q++) sum += al[i * lda + q] * bl[q * ldb + j];
-        c[i * ldc + j] += alpha * sum;
+/// `gemm_tile` for `rows` ≤ MR rows of A, with the least height of MR / 3, 2·MR / 3 and MR that
+/// holds them.
+INLINE void NAME(gemm_rows)(int rows, long width, long k, float alpha, const float *a, long lda,
+                            const float *b, long ldb, float *pack, const float *next, float *c,
+                            long ldc) {
+  if (rows <= MR / 3)
+    NAME(gemm_tile)(MR / 3, rows, width, k, alpha, a, lda, b, ldb, pack, next, c, ldc);
+  else if (rows <= 2 * MR / 3)
+    NAME(gemm_tile)(2 * MR / 3, rows, width, k, alpha, a, lda, b, ldb, pack, next, c, ldc);
+  else
+    NAME(gemm_tile)(MR, rows, width, k, alpha, a, lda, b, ldb, pack, next, c, ldc);
+}
+
+/// `kc` rows × `width` (≤ 2·VL) columns of B against all rows of A. The first row tile reads
+/// this panel from memory, so that the fetch overlaps its arithmetic, and copies it to `panel`,
+/// where the other tiles find it in L1; a narrower panel is copied first, zero-padded. The last
+/// m % MR rows of A come from `rest` (stride `kc`).
+INLINE void NAME(gemm_panel)(long m, long width, long kc, float alpha, const float *a, long lda,
+                             const float *rest, const float *b, long ldb, const float *next,
+                             float *panel, float *c, long ldc) {
+  int direct = width == 2 * VL;
+  if (!direct) {
+    for (long q = 0; q < kc; q++) {
+      for (int v = 0; v < 2; v++) {
+        long left = width - v * VL;
+        VF x = NAME(load)(b + q * ldb, v * VL, 1, left < 0 ? 0 : left < VL ? (int)left : VL);
+        __builtin_memcpy(panel + q * 2 * VL + v * VL, &x, sizeof x);
       }
     }
   }
+  for (long i = 0; i < m; i += MR) {
+    int rows = m - i < MR ? (int)(m - i) : MR;
+    const float *ai = rows == MR ? a + i * lda : rest;
+    long ldai = rows == MR ? lda : kc;
+    int first = i == 0 && direct;
+    NAME(gemm_rows)(rows, width, kc, alpha, ai, ldai, first ? b : panel, first ? ldb : 2 * VL,
+                    first ? panel : 0, first ? next : 0, c + i * ldc, ldc);
+  }
 }
 
+/// B (for VeLO a weight matrix, often far larger than L2) is read from memory once. Up to SR
+/// rows of A: row by row (`gemm_stream`). More: in blocks of KC rows, each split into panels of
+/// 2·VL columns (`gemm_panel`) that MR-row register tiles of A sweep, C's tiles being loaded and
+/// stored once per block. No allocation: the panel and A's last rows are on the stack (44 KB
+/// for AVX-512).
+TARGET static void NAME(gemm)(long m, long n, long k, float alpha, const float *a, long lda,
+                              const float *b, long ldb, float *c, long ldc) {
+  if (m <= SR) {
+    long l = 0;
+#pragma clang loop unroll(full)
+    for (int ks = KS; ks > 0; ks /= 2)  // passes of 8 rows of B, then 4, 2, 1
+      for (; l + ks <= k; l += ks)
+        NAME(gemm_stream)(ks, m, n, alpha, a + l, lda, b + l * ldb, ldb, c, ldc);
+    return;
+  }
+  float panel[KC * 2 * VL] __attribute__((aligned(64)));
+  float rest[MR * KC] __attribute__((aligned(64)));
+  long full = m - m % MR;
+  // For wide B with equally aligned rows, a narrower first panel makes the others start on a
+  // multiple of 2·VL floats, so that reads from memory do not split cache lines.
+  long peel = n < 1024 || ldb % (2 * VL) ? 0 : -(long)((__UINTPTR_TYPE__)b / 4) & (2 * VL - 1);
+  for (long l = 0; l < k; l += KC) {
+    long kc = k - l < KC ? k - l : KC;
+    const float *al = a + l, *bl = b + l * ldb;
+    for (long r = 0; r < MR; r++) {  // rows past m are zero: computed, never stored
+      if (full + r < m) __builtin_memcpy(rest + r * kc, al + (full + r) * lda, kc * 4);
+      else __builtin_memset(rest + r * kc, 0, kc * 4);
+    }
+    for (long j = 0, width; j < n; j += width) {
+      width = j == 0 && peel ? peel : 2 * VL;
+      if (width > n - j) width = n - j;
+      const float *next = j + width + 2 * VL <= n ? bl + j + width : 0;
+      NAME(gemm_panel)(m, width, kc, alpha, al, lda, rest, bl + j, ldb, next, panel, c + j, ldc);
+    }
+  }
+}
+
+#undef AHEAD
+#undef KS
+#undef SR
+#undef KC
 #undef MR
-#undef NAME_FEATURES
+#undef NAME_ELEMENT_FEATURES
+#undef NAME_FACTOR_FEATURES
+#undef NAME_LOAD_GRADIENT_AND_MOMENTA
 #undef INLINE
 #undef VI
 #undef VF

@@ -88,8 +88,10 @@ void lopt_velo_apply(const LoptVeLOTensor *tensor, long start, long length, long
                      long rowStride, long column, long columnStride);
 
 /// `C += alpha · A · B` for row-major `A [m, k]` (`lda`), `B [k, n]` (`ldb`), `C [m, n]`
-/// (`ldc`): the tensor-level products. `B` is read once per 64-row block and copied in
-/// pieces of 64 rows × two vectors to the stack (no whole-matrix packing, no allocation).
+/// (`ldc`): the tensor-level products. `B` is read from memory once: row by row for a few rows
+/// of `A`, otherwise in panels of 256 rows × two vectors, each copied to the stack by its first
+/// register tile and reused by the others (no whole-matrix packing, no allocation, < 64 KB of
+/// stack).
 void lopt_velo_gemm(long m, long n, long k, float alpha, const float *a, long lda,
                     const float *b, long ldb, float *c, long ldc);
 
