@@ -7,7 +7,9 @@ import LoptOptimizers
 struct UpdateWorkload {
   /// The peer's sizes and layouts: a vector of `n` values and a matrix of the same count.
   static let all: [UpdateWorkload] = [100, 10_000, 100_000, 1_000_000].flatMap { n in
-    let matrix = [100: [10, 10], 10_000: [100, 100], 100_000: [250, 400], 1_000_000: [1000, 1000]]
+    let matrix = [
+      100: [10, 10], 10_000: [100, 100], 100_000: [250, 400], 1_000_000: [1000, 1000],
+    ]
     return [
       UpdateWorkload(count: n, layout: "1d", shape: [n]),
       UpdateWorkload(count: n, layout: "2d", shape: matrix[n]!),
@@ -57,11 +59,11 @@ extension Bench {
           name: "opt_update_\(name)_\(workload.count)_\(workload.layout)",
           median: 1e6 / rates.median, min: 1e6 / rates.max, max: 1e6 / rates.min,
           stepsPerBlock: rates.count, repeats: repeats, unit: "us")
+        let perParameter = result.median * 1e3 / Double(workload.count)
         print(
-          String(
-            format: "%@ update, %@ %@: %.1f µs (%.2f ns per parameter)", name == "velo" ? "VeLO" : "Adam",
-            "\(workload.count)", workload.shape.map(String.init).joined(separator: "×"),
-            result.median, result.median * 1e3 / Double(workload.count)))
+          "\(name == "velo" ? "VeLO" : "Adam") update, \(workload.count) parameters "
+            + "\(workload.shape): \(String(format: "%.1f µs (%.2f ns per parameter)", result.median, perParameter))"
+        )
         results.append(result)
       }
     }
