@@ -1,3 +1,5 @@
+import CLoptShims
+
 /// Every tensor of a layout in one contiguous `Float` buffer, with named per-tensor views.
 ///
 /// The flat view is what evolution strategies and fused optimizer loops use; the per-tensor
@@ -108,12 +110,7 @@ public struct ParameterSet: Sendable, Equatable {
   ///
   /// - Complexity: one vectorised pass (an OR over exponent bits); allocates nothing.
   public var isFinite: Bool {
-    withUnsafeBufferPointer { buffer in
-      // An all-ones exponent (NaN or ±∞) carries into the sign bit when 1 is added to it.
-      var flags: UInt32 = 0
-      for x in buffer { flags |= (x.bitPattern & 0x7F80_0000) &+ 0x0080_0000 }
-      return flags & 0x8000_0000 == 0
-    }
+    withUnsafeBufferPointer { lopt_all_finite($0.baseAddress, $0.count) != 0 }
   }
 
   private func checkMembership(_ entry: ParameterLayout.Entry) {

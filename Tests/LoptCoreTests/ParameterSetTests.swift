@@ -63,5 +63,17 @@ import Testing
     var large = parameters
     large["s"] = Tensor(shape: [], repeating: .greatestFiniteMagnitude)
     #expect(large.isFinite)
+    // Past the vectorised blocks' boundaries, with subnormals and −0 (finite).
+    var long = ParameterSet(layout: ParameterLayout([("w", [1000])]))
+    long["w"] = Tensor(
+      shape: [1000], scalars: (0..<1000).map { Float($0 % 3) * .leastNonzeroMagnitude - 0.0 })
+    #expect(long.isFinite)
+    for index in [0, 63, 64, 70, 959, 960, 999] {
+      for bad in [Float.nan, .infinity, -.infinity] {
+        var broken = long
+        broken.withUnsafeMutableBufferPointer { $0[index] = bad }
+        #expect(!broken.isFinite, "\(bad) at \(index)")
+      }
+    }
   }
 }

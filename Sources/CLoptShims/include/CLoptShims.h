@@ -42,5 +42,9 @@ static inline const char *lopt_openblas_core_for_cpu(void) {
 
 #endif
 
+/// Whether all `n` floats at `x` are finite (no NaN or infinity): one vectorised pass
+/// (Finite.c).
+int lopt_all_finite(const float *x, long n);
+
 // VeLO kernels (a compiled C file in this target).
 #include "CLoptVeLO.h"
