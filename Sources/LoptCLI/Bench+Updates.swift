@@ -23,14 +23,8 @@ struct UpdateWorkload {
   /// Random parameters (σ 0.1) and gradients (σ 0.01), as the peer draws them.
   func inputs() -> (ParameterSet, ParameterSet) {
     let layout = ParameterLayout([("w", shape)])
-    var parameters = ParameterSet(layout: layout)
-    parameters.withUnsafeMutableBufferPointer {
-      RandomKey(seed: 1).fillNormal($0, standardDeviation: 0.1)
-    }
-    var gradients = ParameterSet(layout: layout)
-    gradients.withUnsafeMutableBufferPointer {
-      RandomKey(seed: 2).fillNormal($0, standardDeviation: 0.01)
-    }
+    let parameters = ParameterSet(layout: layout, standardDeviation: 0.1, key: RandomKey(seed: 1))
+    let gradients = ParameterSet(layout: layout, standardDeviation: 0.01, key: RandomKey(seed: 2))
     return (parameters, gradients)
   }
 }

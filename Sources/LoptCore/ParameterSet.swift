@@ -25,6 +25,12 @@ public struct ParameterSet: Sendable, Equatable {
     self.flat = flat.rank == 1 ? flat : flat.reshaped(to: [flat.count])
   }
 
+  /// Creates a set for `layout` with elements drawn from N(0, `standardDeviation`²) by `key`.
+  public init(layout: ParameterLayout, standardDeviation: Float, key: RandomKey) {
+    self.init(layout: layout)
+    withUnsafeMutableBufferPointer { key.fillNormal($0, standardDeviation: standardDeviation) }
+  }
+
   /// A set with the same layout and every element zero.
   public func zerosLike() -> ParameterSet { ParameterSet(layout: layout) }
 

@@ -44,6 +44,16 @@ import Testing
     #expect(copy != original)
   }
 
+  @Test func normalInitialisationIsReproducibleWithTheRequestedSpread() {
+    let layout = ParameterLayout([("w", [100, 40]), ("b", [40])])
+    let a = ParameterSet(layout: layout, standardDeviation: 0.5, key: RandomKey(seed: 9))
+    #expect(a == ParameterSet(layout: layout, standardDeviation: 0.5, key: RandomKey(seed: 9)))
+    #expect(a != ParameterSet(layout: layout, standardDeviation: 0.5, key: RandomKey(seed: 10)))
+    let scalars = a.flat.scalars.map(Double.init)
+    let rms = (scalars.map { $0 * $0 }.reduce(0, +) / Double(scalars.count)).squareRoot()
+    #expect(abs(rms - 0.5) < 0.02, "rms \(rms)")
+  }
+
   @Test func zerosLikeFlatInitAndFiniteness() {
     let parameters = Self.counting()
     let zeros = parameters.zerosLike()

@@ -11,11 +11,7 @@ private func smallVeLO(seed: UInt64 = 3) -> VeLO {
 }
 
 private func randomSet(_ layout: ParameterLayout, seed: UInt64, scale: Float) -> ParameterSet {
-  var set = ParameterSet(layout: layout)
-  set.withUnsafeMutableBufferPointer {
-    RandomKey(seed: seed).fillNormal($0, standardDeviation: scale)
-  }
-  return set
+  ParameterSet(layout: layout, standardDeviation: scale, key: RandomKey(seed: seed))
 }
 
 /// Row-major strides of `shape`.

@@ -27,15 +27,10 @@ private let models: [(name: String, tensors: [(name: String, shape: [Int])])] = 
 ]
 
 private func inputs(_ layout: ParameterLayout) -> (ParameterSet, ParameterSet) {
-  var parameters = ParameterSet(layout: layout)
-  parameters.withUnsafeMutableBufferPointer {
-    RandomKey(seed: 1).fillNormal($0, standardDeviation: 0.1)
-  }
-  var gradients = ParameterSet(layout: layout)
-  gradients.withUnsafeMutableBufferPointer {
-    RandomKey(seed: 2).fillNormal($0, standardDeviation: 0.01)
-  }
-  return (parameters, gradients)
+  (
+    ParameterSet(layout: layout, standardDeviation: 0.1, key: RandomKey(seed: 1)),
+    ParameterSet(layout: layout, standardDeviation: 0.01, key: RandomKey(seed: 2))
+  )
 }
 
 /// VeLO (the released sizes, random meta-parameters) and Adam, one update per iteration.
