@@ -60,20 +60,18 @@ INLINE float NAME(sum)(VF x) {
   return lanes[0];
 }
 
-/// exp(x) to ~2 ulp: range reduction by ln 2 and a degree-6 polynomial, all in lanes.
+/// exp(x) to about 3e-7 relative: range reduction by ln 2 and a degree-6 polynomial, in lanes.
 INLINE VF NAME(exponential)(VF x) {
   VF xc = NAME(clamp)(x, -87, 88);
   VF magic = NAME(splat)(12582912.0f);  // 1.5 · 2^23: adding it rounds to an integer
   VF t = xc * 1.44269504f + magic;
   VF k = t - magic;
   VF r = xc - k * 0.69314575f - k * 1.4286068e-6f;
-  VF poly = NAME(splat)(1.0f / 720);
-  poly = poly * r + 1.0f / 120;
-  poly = poly * r + 1.0f / 24;
-  poly = poly * r + 1.0f / 6;
-  poly = poly * r + 0.5f;
-  poly = poly * r + 1;
-  poly = poly * r + 1;
+  // Σ r^j / j!, j ≤ 6, in Estrin's order: a dependency chain of 4 operations instead of 6.
+  VF r2 = r * r;
+  VF low = (r + 1) + r2 * (r * (1.0f / 6) + 0.5f);
+  VF high = (r * (1.0f / 120) + 1.0f / 24) + r2 * (1.0f / 720);
+  VF poly = low + (r2 * r2) * high;
   VI scale = ((VI)t - 0x4B400000 + 127) << 23;
   return poly * (VF)scale;
 }
@@ -214,17 +212,18 @@ INLINE void NAME(apply_block)(const LoptVeLOTensor *t, long e, int count, long r
   NAME_ELEMENT_FEATURES(MAC, gc, pe, rms, mk)
   NAME_FACTOR_FEATURES(MAC, gc, mk)
   for (int o = 0; o < 4; o++) h[o] += odd[o];
-  VF a[4];
+  // Layers 2 and 3 as sums of pairs (short dependency chains).
+  VF a[4], b[4];
+  for (int i = 0; i < 4; i++) a[i] = NAME(vmax)(h[i], (VF){});
   for (int o = 0; o < 4; o++) {
-    a[o] = NAME(splat)(w[140 + o]);
-    for (int i = 0; i < 4; i++) a[o] += NAME(vmax)(h[i], (VF){}) * w[124 + 4 * i + o];
+    b[o] = NAME(vmax)((w[140 + o] + a[0] * w[124 + o] + a[1] * w[128 + o]) +
+                          (a[2] * w[132 + o] + a[3] * w[136 + o]),
+                      (VF){});
   }
 #undef MAC
-  VF b[4];
-  for (int i = 0; i < 4; i++) b[i] = NAME(vmax)(a[i], (VF){});
-  VF direction = w[156] + b[0] * w[144] + b[1] * w[147] + b[2] * w[150] + b[3] * w[153];
-  VF magnitude = w[157] + b[0] * w[145] + b[1] * w[148] + b[2] * w[151] + b[3] * w[154];
-  VF step = direction * NAME(exponential)(t->expMult * magnitude) * (t->sigma * t->stepScale);
+  VF direction = (w[156] + b[0] * w[144] + b[1] * w[147]) + (b[2] * w[150] + b[3] * w[153]);
+  VF magnitude = (w[157] + b[0] * w[145] + b[1] * w[148]) + (b[2] * w[151] + b[3] * w[154]);
+  VF step = direction * (t->sigma * t->stepScale) * NAME(exponential)(t->expMult * magnitude);
   if (t->preconditionOutput) step *= u;
   NAME(store)(t->p, e, pe - step, count);
 }
