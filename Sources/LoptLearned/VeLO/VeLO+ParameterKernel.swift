@@ -41,37 +41,21 @@ extension VeLO.State {
         // ρ = rsqrt(max(r / (ā + 1e-9), 1e-9)), ā = mean of r over the d1 axis (within r).
         let r = rows + k * rc
         let rho = rowPlanes + (3 + k) * rc
+        // Rows are indexed without d0; the d1 axis in that index (Y when d0 is X, else X) has
+        // stride `inner`: ((ia·b + ib)·y + iy)·c + ic, or ((ia·x + ix)·b + ib)·c + ic.
         let (a, x, b, y, c) = (plan.a, plan.x, plan.b, plan.y, plan.c)
-        // Row index without d0; the d1 axis is Y when d0 is X, else X.
-        let (outer, along, inner) = plan.d0IsX ? (a * b, y, c) : (a * x, b, c)
-        // Index layout: d0IsX → ((ia·b + ib)·y + iy)·c + ic; else ((ia·x + ix)·b + ib)·c + ic.
-        if plan.d0IsX {
-          for o in 0..<outer {
-            for ic in 0..<inner {
-              var sum: Float = 0
-              for iy in 0..<along { sum += r[(o * along + iy) * inner + ic] }
-              let mean = sum / Float(along)
-              for iy in 0..<along {
-                let j = (o * along + iy) * inner + ic
-                rho[j] = lopt_rsqrtf(max(r[j] / (mean + 1e-9), 1e-9))
-              }
-            }
-          }
-        } else {
-          _ = (outer, along)
-          for ia in 0..<a {
-            for ibc in 0..<(b * c) {
-              var sum: Float = 0
-              for ix in 0..<x { sum += r[(ia * x + ix) * b * c + ibc] }
-              let mean = sum / Float(x)
-              for ix in 0..<x {
-                let j = (ia * x + ix) * b * c + ibc
-                rho[j] = lopt_rsqrtf(max(r[j] / (mean + 1e-9), 1e-9))
-              }
+        let (outer, along, inner) = plan.d0IsX ? (a * b, y, c) : (a, x, b * c)
+        for o in 0..<outer {
+          for ic in 0..<inner {
+            var sum: Float = 0
+            for iy in 0..<along { sum += r[(o * along + iy) * inner + ic] }
+            let mean = sum / Float(along)
+            for iy in 0..<along {
+              let j = (o * along + iy) * inner + ic
+              rho[j] = lopt_rsqrtf(max(r[j] / (mean + 1e-9), 1e-9))
             }
           }
         }
-        _ = y
       }
     }
 

@@ -22,8 +22,6 @@ extension VeLO {
       return
     }
     state.makeUnique()
-    let regions = state.regions
-    let base = state.storage.floats
     let n = state.plans.count
     let decays = VeLODecays(configuration)
 
@@ -51,7 +49,6 @@ extension VeLO {
     metaParameters.withUnsafeBufferPointer { theta in
       runTensorNetwork(theta: theta.baseAddress!, state: state, tensorCount: n)
     }
-    _ = regions
     // 8. Per tensor: features, normalisation, MLP, update (E11–E14).
     gradients.withUnsafeBufferPointer { g in
       parameters.withUnsafeMutableBufferPointer { p in
@@ -62,7 +59,6 @@ extension VeLO {
         }
       }
     }
-    _ = base
     // 9.
     state.iteration += 1
   }
