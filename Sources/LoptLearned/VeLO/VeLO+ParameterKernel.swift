@@ -5,13 +5,14 @@ extension VeLO.State {
   /// Phase 3 for tensor `index` (E11–E14): the fused per-parameter kernel.
   ///
   /// Row and column factor channels (`rsqrt(r + 1e-8)`, ρ, γ) are computed once per row or
-  /// column (for rank ≤ 1 the kernels derive the per-element equivalents). Pass 1 (`lopt_velo_sum_squares`, C in
-  /// CLoptShims, AVX-512 / AVX2 + FMA / portable chosen at run time) builds the features that
-  /// use those factors in registers and sums their squares per channel (the other channels'
-  /// sums come from phase 1, ``prepareTensor(_:parameters:gradients:decays:fraction:)``); pass 2
-  /// (`lopt_velo_apply`) builds them again, runs the 30 → 4 → 4 → 3 MLP whose first layer has
-  /// the channel normalisers folded in, and writes
-  /// `p ← p − λ · d · exp(expMult · a) · stepMult · σ_p`. No `[S, 30]` buffer exists.
+  /// column (for rank ≤ 1 the kernels derive the per-element equivalents). Pass 1
+  /// (`lopt_velo_sum_squares`, C in CLoptShims, AVX-512 / AVX2 + FMA / portable chosen at run
+  /// time) builds the features that use those factors in registers and sums their squares per
+  /// channel (the other channels' sums come from phase 1,
+  /// ``prepareTensor(_:parameters:gradients:decays:fraction:)``); pass 2 (`lopt_velo_apply`)
+  /// builds them again, runs the 30 → 4 → 4 → 3 MLP whose first layer has the channel
+  /// normalisers folded in, and writes `p ← p − λ · d · exp(expMult · a) · stepMult · σ_p`.
+  /// No `[S, 30]` buffer exists.
   ///
   /// - Complexity: O(elements); allocates nothing (unless `trace` is given).
   func updateTensor(
