@@ -45,6 +45,7 @@ enum OptimizerChoice: ExpressibleByArgument, Equatable, Sendable {
   /// The learned kinds' spellings on the command line.
   static let learnedNames: [String: LearnedOptimizerKind] = [
     "velo": .velo, "mlp-lopt": .mlpLOpt, "adafac-mlp": .adafacMLP,
+    "scheduled-adam": .scheduledAdam,
   ]
 
   init?(argument: String) {

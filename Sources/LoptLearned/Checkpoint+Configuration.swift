@@ -10,6 +10,12 @@ public enum LearnedOptimizerKind: String, Codable, CaseIterable, Sendable {
   case adafacMLP = "adafac_mlp"
   /// ``VeLO`` (HyperV2).
   case velo
+  /// ``ScheduledAdamLOpt``.
+  case scheduledAdam = "scheduled_adam"
+
+  /// Whether learned_optimization has this optimizer, so that a flax msgpack tree of its
+  /// meta-parameters identifies it.
+  public var hasReferenceTree: Bool { self != .scheduledAdam }
 }
 
 /// The architecture of a learned optimizer of any kind: its kind plus that kind's configuration.
@@ -20,6 +26,8 @@ public enum LearnedOptimizerConfiguration: Equatable, Sendable {
   case adafacMLP(AdafacMLP.Configuration)
   /// A ``VeLO`` architecture.
   case velo(VeLO.Configuration)
+  /// A ``ScheduledAdamLOpt`` architecture.
+  case scheduledAdam(ScheduledAdamLOpt.Configuration)
 
   /// The kind of optimizer.
   public var kind: LearnedOptimizerKind {
@@ -27,6 +35,7 @@ public enum LearnedOptimizerConfiguration: Equatable, Sendable {
     case .mlpLOpt: return .mlpLOpt
     case .adafacMLP: return .adafacMLP
     case .velo: return .velo
+    case .scheduledAdam: return .scheduledAdam
     }
   }
 
@@ -36,6 +45,8 @@ public enum LearnedOptimizerConfiguration: Equatable, Sendable {
     case .mlpLOpt(let configuration): return MLPLOpt.metaParameterLayout(for: configuration)
     case .adafacMLP(let configuration): return AdafacMLP.metaParameterLayout(for: configuration)
     case .velo(let configuration): return VeLO.metaParameterLayout(for: configuration)
+    case .scheduledAdam(let configuration):
+      return ScheduledAdamLOpt.metaParameterLayout(for: configuration)
     }
   }
 
@@ -49,6 +60,7 @@ public enum LearnedOptimizerConfiguration: Equatable, Sendable {
       case .mlpLOpt(let configuration): data = try encoder.encode(configuration)
       case .adafacMLP(let configuration): data = try encoder.encode(configuration)
       case .velo(let configuration): data = try encoder.encode(configuration)
+      case .scheduledAdam(let configuration): data = try encoder.encode(configuration)
       }
     } catch {
       preconditionFailure("a learned-optimizer configuration failed to encode: \(error)")
@@ -68,6 +80,9 @@ public enum LearnedOptimizerConfiguration: Equatable, Sendable {
       case .adafacMLP:
         self = .adafacMLP(try decoder.decode(AdafacMLP.Configuration.self, from: data))
       case .velo: self = .velo(try decoder.decode(VeLO.Configuration.self, from: data))
+      case .scheduledAdam:
+        self = .scheduledAdam(
+          try decoder.decode(ScheduledAdamLOpt.Configuration.self, from: data))
       }
     } catch {
       throw CheckpointError.unrecognizedFormat(
@@ -88,6 +103,8 @@ extension Checkpoint {
       try MLPLOpt(configuration: configuration, metaParameters: metaParameters)
     case .adafacMLP(let configuration):
       try AdafacMLP(configuration: configuration, metaParameters: metaParameters)
+    case .scheduledAdam(let configuration):
+      try ScheduledAdamLOpt(configuration: configuration, metaParameters: metaParameters)
     }
   }
 }

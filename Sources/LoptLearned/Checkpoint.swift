@@ -119,16 +119,24 @@ public struct Checkpoint: Equatable, Sendable {
   }
 
   /// The checkpoint in `format`.
-  public func encoded(as format: Format) -> [UInt8] {
+  ///
+  /// - Throws: ``CheckpointError/unrepresentable(kind:format:)`` for flax msgpack and a kind
+  ///   the reference code has no tree for (the tree alone must name the kind).
+  public func encoded(as format: Format) throws -> [UInt8] {
     switch format {
     case .safetensors: return safetensorsFile().serialized()
-    case .flaxMessagePack: return flaxValue().encoded()
+    case .flaxMessagePack:
+      guard kind.hasReferenceTree else {
+        throw CheckpointError.unrepresentable(kind: kind.rawValue, format: format.rawValue)
+      }
+      return flaxValue().encoded()
     }
   }
 
   /// Writes the checkpoint in `format` to `url` atomically (see `AtomicFile`).
   ///
-  /// - Throws: `AtomicFileError` if the file cannot be written.
+  /// - Throws: ``CheckpointError/unrepresentable(kind:format:)`` (see
+  ///   ``encoded(as:)``), `AtomicFileError` if the file cannot be written.
   public func write(to url: URL, format: Format) throws {
     try AtomicFile.write(encoded(as: format), to: url)
   }

@@ -20,6 +20,8 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable, Sendable
   case architectureMismatch(reason: String)
   /// The file is neither Lopt safetensors nor flax msgpack, or its metadata is unusable.
   case unrecognizedFormat(reason: String)
+  /// The kind cannot be written in the format (flax msgpack holds only the reference's kinds).
+  case unrepresentable(kind: String, format: String)
   /// Any other case, raised while reading the file at `path`.
   indirect case inFile(path: String, CheckpointError)
 
@@ -48,6 +50,9 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable, Sendable
       return "architecture mismatch: \(reason)"
     case .unrecognizedFormat(let reason):
       return "unrecognized checkpoint: \(reason)"
+    case .unrepresentable(let kind, let format):
+      return "a \(kind) checkpoint cannot be written as \(format): the reference code has no "
+        + "such optimizer, so its tree would not name the kind; use safetensors"
     case .inFile(let path, let error):
       return "\(path): \(error.description)"
     }

@@ -19,6 +19,8 @@ public struct MetaTrainingConfiguration: Codable, Equatable, Sendable {
     public var mlpLOpt: MLPLOpt.Configuration
     /// VeLO's architecture (used when `kind` is `velo`); small sizes by default.
     public var velo: VeLO.Configuration
+    /// ScheduledAdamLOpt's architecture (used when `kind` is `scheduled_adam`).
+    public var scheduledAdam: ScheduledAdamLOpt.Configuration
     /// A checkpoint to start θ from instead of the reference initialisation.
     public var initialCheckpoint: String?
 
@@ -27,12 +29,13 @@ public struct MetaTrainingConfiguration: Codable, Equatable, Sendable {
       kind: LearnedOptimizerKind = .adafacMLP, adafacMLP: AdafacMLP.Configuration = .init(),
       mlpLOpt: MLPLOpt.Configuration = .init(),
       velo: VeLO.Configuration = .init(lstmHiddenSize: 32, paramInits: 8),
-      initialCheckpoint: String? = nil
+      scheduledAdam: ScheduledAdamLOpt.Configuration = .init(), initialCheckpoint: String? = nil
     ) {
       self.kind = kind
       self.adafacMLP = adafacMLP
       self.mlpLOpt = mlpLOpt
       self.velo = velo
+      self.scheduledAdam = scheduledAdam
       self.initialCheckpoint = initialCheckpoint
     }
 
@@ -42,6 +45,7 @@ public struct MetaTrainingConfiguration: Codable, Equatable, Sendable {
       case .adafacMLP: .adafacMLP(adafacMLP)
       case .mlpLOpt: .mlpLOpt(mlpLOpt)
       case .velo: .velo(velo)
+      case .scheduledAdam: .scheduledAdam(scheduledAdam)
       }
     }
   }

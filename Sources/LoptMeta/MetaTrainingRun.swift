@@ -95,6 +95,11 @@ public func metaTrain(
       configuration, architecture: section.velo, directory: directory, exchange: exchange,
       observer: observer
     ).run(resume: resume)
+  case .scheduledAdam:
+    return try MetaTrainingRun<ScheduledAdamLOpt>(
+      configuration, architecture: section.scheduledAdam, directory: directory,
+      exchange: exchange, observer: observer
+    ).run(resume: resume)
   }
 }
 

@@ -54,6 +54,7 @@ import Testing
       #expect(configuration == VeLO.Configuration(lstmHiddenSize: 16, paramInits: 8))
     case .mlpLOpt(let configuration): #expect(configuration == MLPLOpt.Configuration())
     case .adafacMLP(let configuration): #expect(configuration == AdafacMLP.Configuration())
+    case .scheduledAdam: Issue.record("a flax tree was read as ScheduledAdamLOpt")
     }
   }
 
@@ -92,6 +93,7 @@ import Testing
       .mlpLOpt(MLPLOpt.Configuration(hiddenSize: 8, hiddenLayers: 3)),
       .adafacMLP(AdafacMLP.Configuration(hiddenSize: 6, hiddenLayers: 1)),
       .velo(VeLO.Configuration.small),
+      .scheduledAdam(ScheduledAdamLOpt.Configuration(controllerHiddenSize: 3)),
     ]
     for configuration in configurations {
       let theta: ParameterSet
@@ -99,6 +101,7 @@ import Testing
       case .mlpLOpt(let c): theta = MLPLOpt.initialMetaParameters(for: c, key: key)
       case .adafacMLP(let c): theta = AdafacMLP.initialMetaParameters(for: c, key: key)
       case .velo(let c): theta = VeLO.initialMetaParameters(for: c, key: key)
+      case .scheduledAdam(let c): theta = ScheduledAdamLOpt.initialMetaParameters(for: c, key: key)
       }
       let checkpoint = try Checkpoint(
         configuration: configuration, metaParameters: theta, metaTrainingStep: 42)
@@ -107,6 +110,13 @@ import Testing
       try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
       defer { try? FileManager.default.removeItem(at: directory) }
       let url = directory.appendingPathComponent("theta.\(format.rawValue)")
+      guard configuration.kind.hasReferenceTree || format == .safetensors else {
+        #expect(throws: CheckpointError.unrepresentable(kind: "scheduled_adam", format: "msgpack"))
+        {
+          try checkpoint.write(to: url, format: format)
+        }
+        continue
+      }
       try checkpoint.write(to: url, format: format)
       #expect(try Checkpoint.load(url) == checkpoint, "\(configuration.kind)")
     }
@@ -197,7 +207,7 @@ import Testing
     file = checkpoint.safetensorsFile()
     file.metadata["kind"] = "sgd"
     #expect(throws: CheckpointError.self) { try Checkpoint.decode(file.serialized()) }
-    let bytes = checkpoint.encoded(as: .safetensors)
+    let bytes = try checkpoint.encoded(as: .safetensors)
     #expect(throws: SafetensorsError.self) { try Checkpoint.decode(Array(bytes.dropLast(3))) }
     #expect(throws: CheckpointError.self) { try Checkpoint.decode([0x01, 0x02]) }
   }

@@ -89,9 +89,9 @@ extension VeLO {
       storage = Storage(floatCount: next, doubleCount: r.elementSquares + 30 * n)
       let base = storage.floats
       let horizon = configuration.useBuggedLossFeatures ? 10 : totalSteps
-      for (j, decay) in lossBufferDecays(horizon: horizon).enumerated() {
+      for (j, decay) in LossTrendFeatures.decays(horizon: horizon).enumerated() {
         base[r.lossDecays + j] = decay
-        base[r.lossRunningMin + j] = 999_999_999_999.0
+        base[r.lossRunningMin + j] = LossTrendFeatures.initialRunningMinimum
       }
       for i in 0..<n {
         for j in 0..<h {
@@ -261,22 +261,6 @@ extension VeLO {
       doubles.deallocate()
     }
   }
-}
-
-/// The loss buffer's decays for a horizon `N`: half-lives `logspace(1, log10 N, 10)`, decays
-/// `exp(−1/h)` (VELO_SPEC.md §1.5).
-func lossBufferDecays(horizon: Int) -> [Float] {
-  let top = Float(horizon).log10Value
-  return (0..<10).map { j in
-    // jnp.logspace in float32: 10 ** linspace(1, log10 N, 10).
-    let exponent = 1 + Float(j) * (top - 1) / 9
-    let halfLife = Foundation.pow(Float(10), exponent)
-    return Foundation.exp(-1 / halfLife)
-  }
-}
-
-extension Float {
-  fileprivate var log10Value: Float { Float(log10(Double(self))) }
 }
 
 /// How one parameter tensor is traversed: its factored axes and the loop decomposition.

@@ -3,9 +3,6 @@ import Foundation
 import LoptCore
 
 extension VeLO {
-  /// The fraction-of-training thresholds of the tanh embedding (E6).
-  static let fractionThresholds: [Float] = [0.03, 0.1, 0.2, 0.4, 0.6, 0.8, 0.9, 1.0, 1.1]
-
   /// One step in the order of VELO_SPEC.md §1.12; `trace` records per-element intermediates.
   func step(
     _ parameters: inout ParameterSet, gradients: ParameterSet, loss: Float, state: inout State,
@@ -29,10 +26,8 @@ extension VeLO {
     state.updateLossFeatures(loss: loss)
     // 3. Fraction of training done (float32, before the increment).
     let fractionDone = Float(state.iteration) / Float(state.totalSteps)
-    withUnsafeTemporaryAllocation(of: Float.self, capacity: 9) { fraction in
-      for j in 0..<9 {
-        fraction[j] = Foundation.tanh(10 * (fractionDone - Self.fractionThresholds[j]))
-      }
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: FractionEmbedding.count) { fraction in
+      FractionEmbedding.write(fractionDone: fractionDone, into: fraction.baseAddress!)
       // 2, 4, 7: per tensor LSTM inputs from the old accumulators, then E1–E3.
       gradients.withUnsafeBufferPointer { g in
         parameters.withUnsafeBufferPointer { p in
