@@ -84,6 +84,7 @@ let package = Package(
     .target(
       name: "LoptLearned",
       dependencies: ["LoptCore", "LoptNN", "LoptOptimizers", "CLoptShims"],
+      resources: [.copy("Resources")],
       swiftSettings: strict
     ),
     .target(

@@ -1,34 +1,37 @@
 import ArgumentParser
 import Foundation
 import LoptCore
+import LoptLearned
 import LoptMeta
+import LoptOptimizers
 
-/// `lopt demo`: the whole story on the shipped data in a few minutes — meta-train a small
-/// learned optimizer, then evaluate it against learning-rate-tuned Adam on held-out tasks.
+/// `lopt demo`: the shipped learned optimizer against tuned Adam and tuned Adam + cosine on
+/// held-out tasks, then a few minutes of meta-training continuing from it.
 struct Demo: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract:
-      "Meta-train a small learned optimizer on the shipped 8×8 images, then evaluate it against "
-      + "tuned Adam.",
+      "Evaluate the shipped learned optimizer against tuned Adam and Adam + cosine, then "
+      + "meta-train it a little further.",
     discussion: """
-      Runs `lopt meta-train` on a shortened --config (shorter unrolls and fewer outer steps) \
-      into DIR/meta-train, then `lopt eval` of the learned optimizer and of Adam on the \
-      in-distribution suite (held-out seeds of the same tasks) against Adam tuned on a \
-      seven-point learning-rate grid, into DIR/eval. Run it again to continue: meta-training \
-      resumes from its checkpoint and evaluation runs are cached.
+      Runs `lopt eval` of the shipped learned optimizer (`learned`), of Adam and of Adam with \
+      warm-up and cosine decay on the in-distribution suite (held-out seeds of the tasks it was \
+      meta-trained on) against Adam tuned on a seven-point learning-rate grid, into DIR/eval; \
+      then `lopt meta-train` on a shortened --config (shorter unrolls, fewer pairs and outer \
+      steps) starting from the shipped meta-parameters, into DIR/meta-train. Run it again to \
+      continue: meta-training resumes from its checkpoint and evaluation runs are cached.
       """)
 
   @Option(help: "The meta-training configuration to shorten (run from the repository).")
-  var config = "configs/fast-mlp.yaml"
+  var config = "configs/scheduled-adam.yaml"
 
-  @Option(help: "The folder for the meta-training run and the evaluation report.")
+  @Option(help: "The folder for the evaluation report and the meta-training run.")
   var out = "lopt-demo"
 
   @Option(name: .customLong("outer-steps"), help: "Outer steps of meta-training.")
-  var outerSteps = 150
+  var outerSteps = 40
 
   @Option(help: "Training steps of each evaluation run.")
-  var steps = 300
+  var steps = 1000
 
   func validate() throws {
     guard outerSteps >= 1 else { throw ValidationError("--outer-steps must be ≥ 1") }
@@ -40,33 +43,39 @@ struct Demo: ParsableCommand {
       throw ValidationError(
         "cannot read '\(config)': run `lopt demo` from the repository, or pass --config")
     }
-    var configuration = try MetaTrainingConfiguration(yaml: String(decoding: data, as: UTF8.self))
-    configuration.truncation.minimum = min(configuration.truncation.minimum, 50)
-    configuration.truncation.maximum = min(configuration.truncation.maximum, 300)
-    configuration.evaluation.every = 50
-    configuration.evaluation.steps = steps
-    configuration.checkpointSeconds = 30
     let folder = URL(fileURLWithPath: out)
     try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    let report = folder.appendingPathComponent("eval")
+    print("1/2  Evaluating the shipped learned optimizer against tuned Adam and Adam + cosine")
+    fflush(nil)
+    let eval = try Eval.parse([
+      "--optimizer", "learned", "--optimizer", "adam", "--optimizer", "adam-cosine",
+      "--suite", "in-distribution", "--steps", "\(steps)", "--seeds", "2", "--baselines", "adam",
+      "--grid", "1e-4,3e-4,1e-3,3e-3,1e-2,3e-2,1e-1", "--out", report.path,
+    ])
+    try eval.run()
+    print("Report: \(report.appendingPathComponent("report.md").path)")
+
+    var configuration = try MetaTrainingConfiguration(yaml: String(decoding: data, as: UTF8.self))
+    configuration.learnedOptimizer.initialCheckpoint = try ShippedLearnedOptimizer.location().path
+    configuration.truncation.minimum = min(configuration.truncation.minimum, 50)
+    configuration.truncation.maximum = min(configuration.truncation.maximum, 300)
+    configuration.estimator.pairs = min(configuration.estimator.pairs, 8)
+    configuration.outer.schedule = LearningRateSchedule()
+    configuration.evaluation.every = 20
+    configuration.evaluation.steps = 300
+    configuration.checkpointSeconds = 30
     let shortened = folder.appendingPathComponent("meta-train.yaml")
     try AtomicFile.write(configuration.json() + "\n", to: shortened)
     let run = RunDirectory(url: folder.appendingPathComponent("meta-train"))
-    print("1/2  Meta-training a learned optimizer (\(config), shortened) into \(run.url.path)")
+    print(
+      "\n2/2  Meta-training it further (\(config), shortened, from the shipped checkpoint) "
+        + "into \(run.url.path)")
     fflush(nil)
     var metaTrain = try MetaTrain.parse([
       shortened.path, "--out", run.url.path, "--outer-steps", "\(outerSteps)",
     ])
     metaTrain.resume = !run.checkpointSteps().isEmpty
     try metaTrain.run()
-    let report = folder.appendingPathComponent("eval")
-    print("\n2/2  Evaluating it against learning-rate-tuned Adam on held-out seeds")
-    fflush(nil)
-    let eval = try Eval.parse([
-      "--optimizer", "learned=lopt:\(run.optimizerURL.path)", "--optimizer", "adam",
-      "--suite", "in-distribution", "--steps", "\(steps)", "--seeds", "2", "--baselines", "adam",
-      "--grid", "1e-4,3e-4,1e-3,3e-3,1e-2,3e-2,1e-1", "--out", report.path,
-    ])
-    try eval.run()
-    print("\nReport: \(report.appendingPathComponent("report.md").path)")
   }
 }

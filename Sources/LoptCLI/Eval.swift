@@ -14,7 +14,8 @@ struct Eval: ParsableCommand {
       Trains every --optimizer on every task of the suite for --steps steps with --seeds \
       seeds, and every baseline for --adam-multiple times as long on each learning rate of \
       the grid, in parallel on all cores. Hand-designed optimizers under evaluation are tuned \
-      on the same grid; learned ones (velo:FILE, lopt:FILE) run as they are. The speedup over \
+      on the same grid (adam-cosine: Adam with a 5 % warm-up and a cosine decay to zero); \
+      learned ones (learned, the shipped one; velo:FILE, lopt:FILE) run as they are. The speedup over \
       a baseline is the number of steps the tuned baseline needs to reach the optimizer's \
       final loss, divided by the optimizer's steps (VeLO's metric). Every run is cached, so an \
       interrupted evaluation resumes where it stopped. Writes DIR/report.md, \
@@ -25,9 +26,11 @@ struct Eval: ParsableCommand {
   @Option(
     name: .customLong("optimizer"),
     help: ArgumentHelp(
-      "An optimizer to evaluate (repeatable): velo:FILE (a VeLO checkpoint), lopt:FILE (any "
-        + "learned-optimizer checkpoint) or a hand-designed one (\(Self.handDesignedNames)); "
-        + "LABEL=… names it LABEL in the report.",
+      "An optimizer to evaluate (repeatable): learned (the learned optimizer Lopt ships), "
+        + "velo:FILE (a VeLO checkpoint), lopt:FILE (any learned-optimizer checkpoint), "
+        + "adam-cosine (tuned Adam with warm-up and cosine decay; the others are then also "
+        + "compared with it) or a hand-designed one (\(Self.handDesignedNames)); LABEL=… names "
+        + "it LABEL in the report.",
       valueName: "optimizer"))
   var optimizers: [String] = []
 
@@ -86,7 +89,8 @@ struct Eval: ParsableCommand {
       throw ValidationError(
         "--baselines must include adam: the headline speedup is over tuned Adam")
     }
-    for optimizer in optimizers where !optimizer.contains(":") {
+    for optimizer in optimizers
+    where !optimizer.contains(":") && !Self.namedOptimizers.contains(optimizer) {
       _ = try Self.handDesigned(optimizer, option: "--optimizer")
     }
   }
@@ -119,6 +123,9 @@ struct Eval: ParsableCommand {
     return optimizer
   }
 
+  /// The optimizers `--optimizer` knows by a name of their own.
+  static let namedOptimizers: Set = ["learned", Evaluation.scheduleReference]
+
   /// A hand-designed optimizer tuned on the grid, with optax's defaults and no schedule.
   static func tuned(_ name: String, option: String) throws -> EvaluatedOptimizer {
     let rule = try handDesigned(name, option: option)
@@ -140,6 +147,10 @@ struct Eval: ParsableCommand {
       optimizer.name = String(value[..<equals])
       return optimizer
     }
+    if value == Evaluation.scheduleReference { return Evaluation.adamCosine }
+    if value == "learned" {
+      return try learned(try ShippedLearnedOptimizer.location(), name: value)
+    }
     guard let colon = value.firstIndex(of: ":") else {
       return try tuned(value, option: "--optimizer")
     }
@@ -150,12 +161,19 @@ struct Eval: ParsableCommand {
         "--optimizer \(value): the prefix must be velo: or lopt: (a checkpoint file)")
     }
     let url = URL(fileURLWithPath: path)
-    let checkpoint = try Checkpoint.load(url)
-    if prefix == "velo", checkpoint.kind != .velo {
+    if prefix == "velo", try Checkpoint.load(url).kind != .velo {
       throw ValidationError(
-        "--optimizer \(value): \(path) holds a \(checkpoint.kind.rawValue) checkpoint, not "
-          + "VeLO; use lopt:\(path)")
+        "--optimizer \(value): \(path) holds a \(try Checkpoint.load(url).kind.rawValue) "
+          + "checkpoint, not VeLO; use lopt:\(path)")
     }
+    return try learned(url, name: value)
+  }
+
+  /// The learned optimizer in the checkpoint at `url`, used as it is.
+  ///
+  /// - Throws: ``LoptLearned/CheckpointError`` for a checkpoint that does not load.
+  static func learned(_ url: URL, name value: String) throws -> EvaluatedOptimizer {
+    let checkpoint = try Checkpoint.load(url)
     let bytes = try Data(contentsOf: url)
     return EvaluatedOptimizer(
       name: value, identity: "learned \(checkpoint.kind.rawValue) \(fnv1aDigest(bytes))",

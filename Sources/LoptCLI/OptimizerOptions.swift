@@ -34,13 +34,18 @@ enum OptimizerName: String, ExpressibleByArgument, CaseIterable, Sendable {
   }
 }
 
-/// What `--optimizer` names: a hand-designed rule, or the kind of learned optimizer a
-/// `--checkpoint` holds.
+/// What `--optimizer` names: a hand-designed rule, the shipped learned optimizer, or the kind
+/// of learned optimizer a `--checkpoint` holds.
 enum OptimizerChoice: ExpressibleByArgument, Equatable, Sendable {
   /// A hand-designed rule.
   case handDesigned(OptimizerName)
+  /// The learned optimizer shipped with Lopt (`ShippedLearnedOptimizer`).
+  case shipped
   /// A learned optimizer of this kind, loaded from `--checkpoint`.
   case learned(LearnedOptimizerKind)
+
+  /// The shipped learned optimizer's spelling on the command line.
+  static let shippedName = "learned"
 
   /// The learned kinds' spellings on the command line.
   static let learnedNames: [String: LearnedOptimizerKind] = [
@@ -51,6 +56,8 @@ enum OptimizerChoice: ExpressibleByArgument, Equatable, Sendable {
   init?(argument: String) {
     if let name = OptimizerName(rawValue: argument) {
       self = .handDesigned(name)
+    } else if argument == Self.shippedName {
+      self = .shipped
     } else if let kind = Self.learnedNames[argument] {
       self = .learned(kind)
     } else {
@@ -59,13 +66,14 @@ enum OptimizerChoice: ExpressibleByArgument, Equatable, Sendable {
   }
 
   static var allValueStrings: [String] {
-    OptimizerName.allCases.map(\.rawValue) + learnedNames.keys.sorted()
+    OptimizerName.allCases.map(\.rawValue) + [shippedName] + learnedNames.keys.sorted()
   }
 
   /// The spelling on the command line.
   var name: String {
     switch self {
     case .handDesigned(let name): name.rawValue
+    case .shipped: Self.shippedName
     case .learned(let kind): Self.learnedNames.first { $0.value == kind }!.key
     }
   }
@@ -77,7 +85,8 @@ extension LearningRateSchedule.Decay: ExpressibleByArgument {}
 struct OptimizerOptions: ParsableArguments {
   @Option(
     help: ArgumentHelp(
-      "The optimizer (default adam); velo, mlp-lopt and adafac-mlp need --checkpoint."))
+      "The optimizer (default adam); learned is the learned optimizer Lopt ships; velo, "
+        + "mlp-lopt, adafac-mlp and scheduled-adam need --checkpoint."))
   var optimizer: OptimizerChoice?
 
   @Option(
@@ -97,7 +106,7 @@ struct OptimizerOptions: ParsableArguments {
 
   @Option(
     help: ArgumentHelp(
-      "Train with the learned optimizer in this checkpoint (VeLO, MLPLOpt or AdafacMLP; Lopt "
+      "Train with the learned optimizer in this checkpoint (any learned kind; Lopt "
         + "safetensors or flax msgpack) instead of --optimizer; the run length becomes its "
         + "num_steps. The learning-rate options do not apply."))
   var checkpoint: String?
@@ -111,12 +120,16 @@ struct OptimizerOptions: ParsableArguments {
     case (.handDesigned(let name)?, _?):
       throw ValidationError(
         "--checkpoint trains with a learned optimizer; --optimizer \(name.rawValue) is not one "
-          + "(use velo, mlp-lopt or adafac-mlp, or drop --optimizer)")
+          + "(use velo, mlp-lopt, adafac-mlp or scheduled-adam, or drop --optimizer)")
+    case (.shipped?, _?):
+      throw ValidationError(
+        "--optimizer learned is the shipped learned optimizer: drop --checkpoint, or drop "
+          + "--optimizer to train with the checkpoint")
     default: break
     }
-    if checkpoint != nil, lr != nil || clipNorm != nil || warmup != 0 || schedule != .constant {
+    if isLearned, lr != nil || clipNorm != nil || warmup != 0 || schedule != .constant {
       throw ValidationError(
-        "--checkpoint trains with a learned optimizer: drop --lr, --schedule, --warmup and "
+        "a learned optimizer sets its own step sizes: drop --lr, --schedule, --warmup and "
           + "--clip-norm")
     }
     if let lr, !(lr.isFinite && lr > 0) {
@@ -134,11 +147,20 @@ struct OptimizerOptions: ParsableArguments {
     return .adam
   }
 
+  /// Whether the optimizer is learned (shipped or from `--checkpoint`).
+  var isLearned: Bool { checkpoint != nil || optimizer == .shipped }
+
   /// The learning rate used when no other is given.
   var learningRate: Float { lr ?? handDesigned.defaultLearningRate }
 
   /// The configured optimizer at `learningRate` (default: ``learningRate``).
   func makeOptimizer(learningRate: Float? = nil) throws -> any Optimizer {
+    if optimizer == .shipped {
+      guard learningRate == nil else {
+        throw ValidationError("the learned optimizer has no learning rate to sweep")
+      }
+      return try ShippedLearnedOptimizer.optimizer()
+    }
     guard let checkpoint else {
       return wrap(handDesigned.makeRule(learningRate: learningRate ?? self.learningRate))
     }
@@ -171,6 +193,7 @@ struct OptimizerOptions: ParsableArguments {
 
   /// One line naming the optimizer and its settings.
   var summary: String {
-    checkpoint.map { "the learned optimizer in \($0)" } ?? "\(settings) lr=\(learningRate)"
+    if optimizer == .shipped { return "the shipped learned optimizer" }
+    return checkpoint.map { "the learned optimizer in \($0)" } ?? "\(settings) lr=\(learningRate)"
   }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import LoptCore
 
 /// Finds data files in an ordered list of folders, each laid out like the project's shared
 /// data folder: `mnist/…`, `fashion-mnist/…`, `digits/…`, `text/…`,
@@ -58,19 +59,10 @@ public struct DataLocator: Sendable {
     self.init(roots: roots)
   }
 
-  /// The folder of data shipped inside LoptData's resource bundle, `nil` if it is missing.
-  ///
-  /// SwiftPM puts the bundle `Lopt_LoptData.resources` beside the built executable (and the
-  /// test runner); an installed `lopt` needs that folder copied beside it. The bundle is looked
-  /// up by hand rather than through `Bundle.module`, which stops the program when it is absent.
+  /// The folder of data shipped inside LoptData's resource bundle, `nil` if it is missing
+  /// (see `ShippedResources`).
   public static var shippedDirectory: URL? {
-    let bundleName = "Lopt_LoptData.resources"
-    let folders = [Bundle.main.bundleURL, Bundle.main.executableURL?.deletingLastPathComponent()]
-    for case let folder? in folders {
-      let resources = folder.appendingPathComponent(bundleName).appendingPathComponent("Resources")
-      if FileManager.default.fileExists(atPath: resources.path) { return resources }
-    }
-    return nil
+    ShippedResources.url(bundle: "Lopt_LoptData.resources")
   }
 
   /// The system data folder searched last (Debian's `dataset-*` packages install here).

@@ -27,7 +27,8 @@ public struct EvaluationResult: Codable, Sendable {
     /// Seeds that diverged (fixed optimizers; a tuned one that diverged at every rate has no
     /// final loss).
     public var divergedSeeds: [UInt64]
-    /// The speedup over each baseline, by baseline name (0 when it diverged).
+    /// The speedup over each baseline, by baseline name (0 when it diverged), and over
+    /// ``Evaluation/scheduleReference`` when it was evaluated.
     public var speedups: [String: Double]
     /// The seed-averaged EMA-smoothed training loss of every step.
     public var curve: [Float]
@@ -88,7 +89,8 @@ public struct EvaluationResult: Codable, Sendable {
   /// The summed wall time of every run when it was computed (one core each).
   public var trainingSeconds: Double
 
-  /// Per optimizer and baseline name, the statistics of the speedups over the tasks.
+  /// Per optimizer and baseline name (and ``Evaluation/scheduleReference`` when it was
+  /// evaluated), the statistics of the speedups over the tasks.
   public var aggregates: [String: [String: SpeedupStatistics]]
 
   /// Collects the results and computes the ``aggregates``.
@@ -108,8 +110,11 @@ public struct EvaluationResult: Codable, Sendable {
     self.wallSeconds = wallSeconds
     self.trainingSeconds = trainingSeconds
     var aggregates: [String: [String: SpeedupStatistics]] = [:]
+    let references =
+      optimizers.contains { $0.name == Evaluation.scheduleReference }
+      ? [Evaluation.scheduleReference] : []
     for optimizer in optimizers {
-      for baseline in baselines {
+      for baseline in baselines + references where baseline != optimizer.name {
         let values = tasks.compactMap { task in
           task.optimizers.first { $0.name == optimizer.name }?.speedups[baseline]
         }

@@ -1,4 +1,5 @@
 import Foundation
+import LoptCore
 import LoptTasks
 
 /// Why an evaluation suite cannot be found or read, naming the suite and the entry at fault.
@@ -211,16 +212,9 @@ public struct EvaluationSuite: Equatable, Sendable {
       source: name)
   }
 
-  /// The folder of the shipped suite files inside LoptEval's resource bundle, `nil` if absent.
-  ///
-  /// Looked up beside the executable by hand, as `DataLocator.shippedDirectory` is,
-  /// because `Bundle.module` stops the program when the bundle is missing.
+  /// The folder of the shipped suite files inside LoptEval's resource bundle, `nil` if absent
+  /// (see `ShippedResources`).
   public static var shippedDirectory: URL? {
-    let folders = [Bundle.main.bundleURL, Bundle.main.executableURL?.deletingLastPathComponent()]
-    for case let folder? in folders {
-      let suites = folder.appendingPathComponent("Lopt_LoptEval.resources/Resources/suites")
-      if FileManager.default.fileExists(atPath: suites.path) { return suites }
-    }
-    return nil
+    ShippedResources.url(bundle: "Lopt_LoptEval.resources", path: "suites")
   }
 }

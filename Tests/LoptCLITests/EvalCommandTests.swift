@@ -117,6 +117,42 @@ import Testing
     #expect(after.dropFirst() == before.dropFirst() && after[0] != nil)
   }
 
+  @Test func theShippedOptimizerAndAdamCosineAreComparedWithEachOther() throws {
+    let directory = try Self.directory()
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let suite = directory.appendingPathComponent("tiny.yaml")
+    try """
+    steps: 30
+    seeds: 1
+    tasks:
+      - name: mlp-digits
+        spec: {family: image-mlp, model: {hiddenWidths: [8]},
+               data: {dataset: digits, imageSize: 8}, batchSize: 16, activation: relu}
+    """.write(to: suite, atomically: true, encoding: .utf8)
+    let out = directory.appendingPathComponent("out")
+    let eval = try #require(
+      try LoptCommand.parseAsRoot([
+        "eval", "--optimizer", "learned", "--optimizer", "adam-cosine", "--suite", suite.path,
+        "--out", out.path, "--baselines", "adam", "--adam-multiple", "2", "--grid",
+        "0.003,0.03", "--cache", directory.appendingPathComponent("cache").path,
+      ]) as? Eval)
+    try eval.run()
+    let result = try JSONDecoder().decode(
+      EvaluationResult.self, from: Data(contentsOf: out.appendingPathComponent("results.json")))
+    let runs = result.tasks[0].optimizers
+    let (learned, cosine) = (runs[0], runs[1])
+    #expect(learned.name == "learned" && learned.learningRate == nil)
+    #expect(cosine.name == "adam-cosine" && cosine.learningRate != nil)
+    let ratio = try #require(learned.speedups["adam-cosine"])
+    let adam = try #require(learned.speedups["adam"])
+    #expect(abs(ratio - adam / cosine.speedups["adam"]!) < 1e-9)
+    #expect(cosine.speedups["adam-cosine"] == nil)
+    #expect(result.aggregates["learned"]?["adam-cosine"]?.count == 1)
+    let report = try String(contentsOf: out.appendingPathComponent("report.md"), encoding: .utf8)
+    #expect(report.contains("## Against tuned Adam + cosine"))
+    #expect(report.contains("| speedup vs adam | speedup vs adam-cosine |"))
+  }
+
   @Test func progressEstimatesFromTheStepsStillToTrain() {
     let progress = RunProgress(
       runsDone: 3, runs: 10, stepsDone: 300, steps: 1000, cachedRuns: 1, cachedSteps: 100)

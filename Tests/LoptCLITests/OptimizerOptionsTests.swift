@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LoptCore
+import LoptLearned
 import LoptOptimizers
 import Testing
 
@@ -37,6 +38,29 @@ import Testing
     #expect(train.optimizer.schedule == .cosine && train.optimizer.warmup == 10)
     #expect(train.optimizer.clipNorm == 1.5)
     #expect(train.optimizer.summary == "nadamw schedule=cosine warmup=10 clip-norm=1.5 lr=0.003")
+  }
+
+  @Test func learnedIsTheShippedOptimizer() throws {
+    let train = try #require(
+      try LoptCommand.parseAsRoot(["train", "--optimizer", "learned"]) as? Train)
+    #expect(train.optimizer.isLearned)
+    #expect(try train.optimizer.makeOptimizer() is ScheduledAdamLOpt)
+    #expect(train.optimizer.summary == "the shipped learned optimizer")
+  }
+
+  @Test(arguments: [
+    (["--optimizer", "learned", "--checkpoint", "x"], "drop --checkpoint"),
+    (["--optimizer", "learned", "--lr", "0.1"], "drop --lr"),
+    (["--optimizer", "learned", "--schedule", "cosine"], "drop --lr, --schedule"),
+  ])
+  func theShippedOptimizerTakesNoStepSizeOrCheckpoint(arguments: [String], message: String) {
+    do {
+      _ = try LoptCommand.parseAsRoot(["train"] + arguments)
+      Issue.record("\(arguments) was accepted")
+    } catch {
+      let text = LoptCommand.message(for: error)
+      #expect(text.contains(message), "\(text)")
+    }
   }
 
   @Test(arguments: [

@@ -77,8 +77,9 @@ import Testing
           tasks                   List, sample and time training tasks.
           lopt                    Inspect and convert learned-optimizer checkpoints
                                   (Lopt safetensors, flax msgpack).
-          demo                    Meta-train a small learned optimizer on the shipped
-                                  8×8 images, then evaluate it against tuned Adam.
+          demo                    Evaluate the shipped learned optimizer against tuned
+                                  Adam and Adam + cosine, then meta-train it a little
+                                  further.
           bench                   Measure training steps/s and optimizer updates (one
                                   thread) and meta-training.
 
