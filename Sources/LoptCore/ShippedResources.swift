@@ -10,6 +10,7 @@ public enum ShippedResources {
   /// - Parameters:
   ///   - bundle: the bundle's folder name, e.g. `Lopt_LoptData.resources`.
   ///   - path: a path inside the bundle's `Resources` folder (empty: the folder itself).
+  /// - Returns: the first existing location, or `nil`.
   public static func url(bundle: String, path: String = "") -> URL? {
     let folders = [Bundle.main.bundleURL, Bundle.main.executableURL?.deletingLastPathComponent()]
     for case let folder? in folders {
