@@ -90,7 +90,7 @@ let package = Package(
     .target(
       name: "LoptMeta",
       dependencies: [
-        "LoptCore", "LoptOptimizers", "LoptTasks", "LoptLearned", "CMPI",
+        "LoptCore", "LoptOptimizers", "LoptTasks", "LoptLearned", "LoptEval", "CMPI",
         .product(name: "Yams", package: "Yams"),
       ],
       swiftSettings: strict
@@ -161,7 +161,7 @@ let package = Package(
     ),
     .testTarget(
       name: "LoptMetaTests",
-      dependencies: ["LoptMeta", "LoptTestSupport"],
+      dependencies: ["LoptMeta", "LoptEval", "LoptTestSupport"],
       swiftSettings: strict
     ),
     .testTarget(

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LoptCore
+import LoptEval
 import LoptMeta
 import Synchronization
 
@@ -109,5 +110,9 @@ struct MetaTrain: ParsableCommand {
       + (record.meanLoss.map(formatted) ?? "diverged") + " (Adam 1e-3: "
       + (record.adamMeanLoss.map(formatted) ?? "diverged") + ")"
       + (record.divergedRuns > 0 ? ", \(record.divergedRuns) runs diverged" : "")
+      + (record.speedups.map {
+        "; speedup over tuned Adam median \(formatted(Float($0.median))), faster on "
+          + "\(Int(($0.fractionFaster * 100).rounded()))% of \($0.count) tasks"
+      } ?? "")
   }
 }

@@ -79,6 +79,14 @@ public struct Evaluation: Sendable {
   /// when it ends lower than tuned Adam + cosine does with the same budget.
   public static let scheduleReference = "adam-cosine"
 
+  /// Adam with optax's defaults, its learning rate tuned: the headline baseline (`lopt eval`
+  /// builds the same for `--baselines adam`, so the two share cached runs).
+  public static var tunedAdam: EvaluatedOptimizer {
+    EvaluatedOptimizer(
+      name: headlineBaseline, identity: "adam schedule=constant",
+      kind: .tuned { Adam(learningRate: $0) })
+  }
+
   /// Tuned Adam with a linear warm-up over 5 % of the run and a cosine decay to zero at its end.
   public static var adamCosine: EvaluatedOptimizer {
     EvaluatedOptimizer(

@@ -112,13 +112,27 @@ public struct MetaTrainingConfiguration: Codable, Equatable, Sendable {
     public var steps: Int
     /// Seeds per task.
     public var seeds: Int
+    /// A suite (built-in name or YAML file) on which each evaluation also measures θ's
+    /// speedup over learning-rate-tuned Adam (LoptEval, with its run cache); the run keeps θ
+    /// at the best median speedup as `best.safetensors`.
+    public var suite: String?
+    /// The learning rates tuned Adam is swept over for `suite` (default VeLO's grid).
+    public var grid: [Float]?
+    /// The run cache for `suite`'s runs (default the user's, shared with `lopt eval`).
+    public var cache: String?
 
     /// Creates the section.
-    public init(every: Int = 100, tasks: [TaskEntry] = [], steps: Int = 500, seeds: Int = 2) {
+    public init(
+      every: Int = 100, tasks: [TaskEntry] = [], steps: Int = 500, seeds: Int = 2,
+      suite: String? = nil, grid: [Float]? = nil, cache: String? = nil
+    ) {
       self.every = every
       self.tasks = tasks
       self.steps = steps
       self.seeds = seeds
+      self.suite = suite
+      self.grid = grid
+      self.cache = cache
     }
   }
 
@@ -184,6 +198,9 @@ public struct MetaTrainingConfiguration: Codable, Equatable, Sendable {
     }
     if evaluation.every < 0 || evaluation.steps < 1 || evaluation.seeds < 1 {
       problems.append("evaluation needs every ≥ 0, steps ≥ 1 and seeds ≥ 1")
+    }
+    if let grid = evaluation.grid, grid.isEmpty || !grid.allSatisfy({ $0.isFinite && $0 > 0 }) {
+      problems.append("evaluation.grid needs positive learning rates (got \(grid))")
     }
     if threads < 0 { problems.append("threads must be ≥ 0 (got \(threads))") }
     if !(checkpointSeconds > 0) {

@@ -1,5 +1,6 @@
 import Foundation
 import LoptCore
+import LoptEval
 import LoptLearned
 import LoptOptimizers
 import LoptTasks
@@ -20,6 +21,8 @@ public struct EvaluationRecord: Codable, Equatable, Sendable {
   public var taskLosses: [Float?]
   /// Runs that diverged.
   public var divergedRuns: Int
+  /// θ's speedups over tuned Adam on `evaluation.suite` (when one is set).
+  public var speedups: SpeedupStatistics?
 }
 
 /// What a caller sees of a running meta-training run.
@@ -124,6 +127,7 @@ struct MetaTrainingRun<Optimizer: LearnedOptimizer> {
   let problem: LearnedOptimizerProblem<Optimizer>
   let trainer: MetaTrainer<LearnedOptimizerProblem<Optimizer>>
   let evaluationTasks: [TaskSpec]
+  let speedupSuite: EvaluationSuite?
 
   init(
     _ configuration: MetaTrainingConfiguration, architecture: Optimizer.Configuration,
@@ -150,6 +154,7 @@ struct MetaTrainingRun<Optimizer: LearnedOptimizer> {
         randomness: randomness),
       outer: configuration.outer, families: configuration.families, theta: theta,
       exchange: exchange, pool: WorkerPool(threads: configuration.threads))
+    speedupSuite = try configuration.evaluation.suite.map { try EvaluationSuite.load($0) }
     if !configuration.evaluation.tasks.isEmpty {
       evaluationTasks = try configuration.evaluation.tasks.map { try $0.resolved() }
     } else if case .tasks(let specs) = source {
@@ -199,6 +204,7 @@ struct MetaTrainingRun<Optimizer: LearnedOptimizer> {
     let processes = Double(trainer.pool.threads * exchange.size)
     var lastCheckpoint = Date()
     var lastEvaluation: EvaluationRecord?
+    var bestSpeedup = resume ? directory.bestMedianSpeedup() : nil
     var interrupted = false
     func checkpoint() throws {
       guard isWriter else { return }
@@ -206,15 +212,25 @@ struct MetaTrainingRun<Optimizer: LearnedOptimizer> {
         RunCheckpoint(
           theta: trainer.theta, outer: trainer.outer, step: trainer.step,
           coreSeconds: coreSeconds, configurationHash: hash),
-        optimizer: Checkpoint(
-          configuration: configuration.learnedOptimizer.configuration,
-          metaParameters: trainer.theta, metaTrainingStep: trainer.step,
-          metaTrainingCoreHours: coreSeconds / 3600))
+        optimizer: try optimizerCheckpoint())
       lastCheckpoint = Date()
+    }
+    func optimizerCheckpoint() throws -> Checkpoint {
+      try Checkpoint(
+        configuration: configuration.learnedOptimizer.configuration,
+        metaParameters: trainer.theta, metaTrainingStep: trainer.step,
+        metaTrainingCoreHours: coreSeconds / 3600)
     }
     func evaluate() throws {
       guard !evaluationTasks.isEmpty else { return }
-      let record = try evaluation(at: trainer.step)
+      var record = try evaluation(at: trainer.step)
+      if isWriter, let suite = speedupSuite {
+        record.speedups = try speedups(on: suite)
+        if let median = record.speedups?.median, median > (bestSpeedup ?? -1) {
+          bestSpeedup = median
+          try optimizerCheckpoint().write(to: directory.bestOptimizerURL, format: .safetensors)
+        }
+      }
       lastEvaluation = record
       try writer?.write(record)
       if isWriter { observer.didEvaluate(record) }
@@ -290,6 +306,29 @@ struct MetaTrainingRun<Optimizer: LearnedOptimizer> {
     return EvaluationRecord(
       step: step, meanLoss: mean(losses), adamMeanLoss: mean(adam), taskLosses: perTask,
       divergedRuns: losses.filter { !$0.isFinite }.count)
+  }
+
+  /// θ's speedups over learning-rate-tuned Adam on `suite` (VeLO's metric, LoptEval), with
+  /// every run cached (by default in the user's run cache), so Adam's sweeps are trained once.
+  private func speedups(on suite: EvaluationSuite) throws -> SpeedupStatistics? {
+    let rule = try problem.rule(for: trainer.theta)
+    let fingerprint = trainer.theta.flat.scalars.reduce(UInt64(0xcbf2_9ce4_8422_2325)) {
+      ($0 ^ UInt64($1.bitPattern)) &* 0x100_0000_01b3
+    }
+    let theta = EvaluatedOptimizer(
+      name: "theta", identity: "meta-training θ \(String(fingerprint, radix: 16))",
+      kind: .fixed(rule))
+    let evaluation = Evaluation(
+      suite: suite, optimizers: [theta], baselines: [Evaluation.tunedAdam],
+      steps: suite.steps ?? 1000,
+      seeds: suite.seeds ?? 3,
+      learningRates: configuration.evaluation.grid ?? LearningRateSweep.veloGrid)
+    let result = try evaluation.run(
+      cache: try RunCache(
+        directory: configuration.evaluation.cache.map { URL(fileURLWithPath: $0) }
+          ?? RunCache.defaultDirectory),
+      threads: trainer.pool.threads)
+    return result.aggregates[theta.name]?[Evaluation.headlineBaseline]
   }
 
   /// The final normalised loss of one evaluation run (NaN when the task cannot be built or

@@ -1,5 +1,6 @@
 import Foundation
 import LoptCore
+import LoptEval
 import LoptLearned
 import LoptOptimizers
 
@@ -23,6 +24,8 @@ public struct RunDirectory: Sendable {
   public var metricsURL: URL { url.appendingPathComponent("metrics.jsonl") }
   /// The newest θ as a learned-optimizer checkpoint.
   public var optimizerURL: URL { url.appendingPathComponent("optimizer.safetensors") }
+  /// The learned-optimizer checkpoint of θ at the best held-out speedup so far.
+  public var bestOptimizerURL: URL { url.appendingPathComponent("best.safetensors") }
 
   /// The state checkpoint of outer step `step`.
   public func stateURL(step: Int) -> URL {
@@ -36,6 +39,15 @@ public struct RunDirectory: Sendable {
       guard name.hasPrefix("state-"), name.hasSuffix(".safetensors") else { return nil }
       return Int(name.dropFirst(6).dropLast(12))
     }.sorted(by: >)
+  }
+
+  /// The best median speedup among the evaluations in `metrics.jsonl`, `nil` if none has one.
+  public func bestMedianSpeedup() -> Double? {
+    guard let data = FileManager.default.contents(atPath: metricsURL.path) else { return nil }
+    let decoder = JSONDecoder()
+    return String(decoding: data, as: UTF8.self).split(separator: "\n").compactMap { line in
+      (try? decoder.decode(EvaluationRecord.self, from: Data(line.utf8)))?.speedups?.median
+    }.max()
   }
 
   /// Creates the directory.

@@ -1,5 +1,6 @@
 import Foundation
 import LoptCore
+import LoptEval
 import LoptLearned
 import LoptOptimizers
 import LoptTasks
@@ -71,6 +72,38 @@ import Testing
     #expect(checkpoint.metaTrainingStep == 3)
   }
 
+  @Test func evaluationsMeasureTheSpeedupAndKeepTheBestTheta() throws {
+    let directory = Self.temporaryDirectory()
+    try directory.create()
+    let suite = directory.url.appendingPathComponent("suite.yaml")
+    try """
+    steps: 6
+    seeds: 1
+    tasks:
+      - task: mlp-fashion8-relu32
+    """.write(to: suite, atomically: true, encoding: .utf8)
+    let configuration = try Self.configuration {
+      $0.learnedOptimizer = .init(kind: .scheduledAdam)
+      $0.evaluation = .init(
+        every: 1, steps: 5, seeds: 1, suite: suite.path, grid: [0.01, 0.1],
+        cache: directory.url.appendingPathComponent("cache").path)
+    }
+    let run = RunDirectory(url: directory.url.appendingPathComponent("run"))
+    _ = try metaTrain(configuration, directory: run, resume: false)
+    let records = try String(contentsOf: run.metricsURL, encoding: .utf8).split(separator: "\n")
+      .compactMap { try? JSONDecoder().decode(EvaluationRecord.self, from: Data($0.utf8)) }
+    #expect(records.map(\.step) == [0, 1, 2, 3])
+    let medians = records.compactMap { $0.speedups?.median }
+    #expect(medians.count == 4 && medians.allSatisfy { $0 >= 0 })
+    #expect(run.bestMedianSpeedup() == medians.max())
+    let best = try Checkpoint.load(run.bestOptimizerURL)
+    #expect(best.metaTrainingStep == records[medians.firstIndex(of: medians.max()!)!].step)
+    // 1 θ run per evaluation plus Adam's 2 rates, cached once for all four.
+    let cached = try FileManager.default.contentsOfDirectory(
+      atPath: directory.url.appendingPathComponent("cache").path)
+    #expect(cached.count == 4 + 2)
+  }
+
   @Test func aDamagedCheckpointFallsBackToThePreviousOne() throws {
     let whole = try metaTrain(
       Self.configuration(), directory: Self.temporaryDirectory(), resume: false)
@@ -133,7 +166,7 @@ import Testing
   @Test func theShippedConfigurationsParse() throws {
     let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
       .deletingLastPathComponent().deletingLastPathComponent()
-    for name in ["fast-mlp", "velo-small"] {
+    for name in ["fast-mlp", "velo-small", "scheduled-adam"] {
       let text = try String(
         contentsOf: root.appendingPathComponent("configs/\(name).yaml"), encoding: .utf8)
       let configuration = try MetaTrainingConfiguration(yaml: text)
