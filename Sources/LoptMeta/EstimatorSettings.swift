@@ -41,12 +41,15 @@ public struct EstimatorSettings: Codable, Equatable, Sendable {
   public var clipLossDifference: Float?
   /// Steps per outer step for the truncated estimators (VeLO's reference default: 20).
   public var unrollLength: Int
+  /// Meta-parameters left out of meta-training, by name prefix (`residual` freezes every
+  /// `residual.…` tensor): their ε is 0, so they keep their initial values.
+  public var frozen: [String]
 
   /// Creates settings; the defaults are VeLO's FullES with a CPU-sized recompute.
   public init(
     kind: EstimatorKind = .fullES, standardDeviation: Float = 0.01, pairs: Int = 8,
     usesSign: Bool = true, objective: MetaObjective = .lastRecompute, recomputeBatches: Int = 20,
-    clipLossDifference: Float? = nil, unrollLength: Int = 20
+    clipLossDifference: Float? = nil, unrollLength: Int = 20, frozen: [String] = []
   ) {
     self.kind = kind
     self.standardDeviation = standardDeviation
@@ -56,6 +59,7 @@ public struct EstimatorSettings: Codable, Equatable, Sendable {
     self.recomputeBatches = recomputeBatches
     self.clipLossDifference = clipLossDifference
     self.unrollLength = unrollLength
+    self.frozen = frozen
   }
 
   /// The problems with these settings, one sentence each; empty when they are usable.

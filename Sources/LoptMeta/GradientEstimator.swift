@@ -22,16 +22,22 @@ public struct GradientEstimator<Problem: InnerProblem>: Sendable {
   public let truncation: TruncationSchedule
   /// The run's random streams.
   public let randomness: MetaRandomness
+  /// Where ε is zero (``EstimatorSettings/frozen``).
+  public let mask: NoiseMask
 
   /// Creates an estimator.
+  ///
+  /// - Throws: ``MetaTrainingError/invalidConfiguration(_:)`` when a frozen prefix names no
+  ///   meta-parameter.
   public init(
     problem: Problem, settings: EstimatorSettings, truncation: TruncationSchedule,
     randomness: MetaRandomness
-  ) {
+  ) throws {
     self.problem = problem
     self.settings = settings
     self.truncation = truncation
     self.randomness = randomness
+    mask = try NoiseMask(frozen: settings.frozen, layout: problem.metaParameterLayout)
   }
 
   /// The length FullES's lanes share at `step`.
@@ -122,7 +128,7 @@ public struct GradientEstimator<Problem: InnerProblem>: Sendable {
     _ episode: inout Problem.Episode, copy: CopyState, theta: ParameterSet, sign: Float,
     key: RandomKey, steps: Int
   ) throws -> Float {
-    copy.perturb(theta, by: sign * settings.standardDeviation, key: key)
+    copy.perturb(theta, by: sign * settings.standardDeviation, key: key, mask: mask)
     let rule = try problem.rule(for: copy.theta)
     copy.losses.removeAll(keepingCapacity: true)
     guard problem.advance(&episode, rule: rule, steps: steps, losses: &copy.losses),
@@ -178,10 +184,10 @@ final class CopyState: @unchecked Sendable {
 
   init(layout: ParameterLayout) { theta = ParameterSet(layout: layout) }
 
-  /// Sets ``theta`` to `base + scale·ε` with ε drawn from `key`.
-  func perturb(_ base: ParameterSet, by scale: Float, key: RandomKey) {
+  /// Sets ``theta`` to `base + scale·ε` with ε drawn from `key` and masked by `mask`.
+  func perturb(_ base: ParameterSet, by scale: Float, key: RandomKey, mask: NoiseMask) {
     theta.withUnsafeMutableBufferPointer { perturbed in
-      key.fillNormal(perturbed)
+      mask.fill(perturbed, key: key)
       base.withUnsafeBufferPointer { base in
         for i in 0..<base.count { perturbed[i] = base[i] + scale * perturbed[i] }
       }
@@ -200,13 +206,19 @@ public struct GradientAssembler: Sendable {
   public let settings: EstimatorSettings
   /// The run's random streams.
   public let randomness: MetaRandomness
+  /// Where ε is zero.
+  public let mask: NoiseMask
   private var accumulated: [Int: Tensor] = [:]
   private var noise: Tensor
 
   /// An assembler for meta-parameters of `count` elements.
-  public init(settings: EstimatorSettings, randomness: MetaRandomness, count: Int) {
+  public init(
+    settings: EstimatorSettings, randomness: MetaRandomness, count: Int,
+    mask: NoiseMask = NoiseMask()
+  ) {
     self.settings = settings
     self.randomness = randomness
+    self.mask = mask
     noise = Tensor(shape: [count])
   }
 
@@ -222,7 +234,7 @@ public struct GradientAssembler: Sendable {
       for report in reports.sorted(by: { $0.lane < $1.lane }) {
         let noiseStep = settings.kind == .noiseReuseES ? report.episodeStart : step
         noise.withUnsafeMutableBufferPointer {
-          randomness.noise(step: noiseStep, lane: report.lane).fillNormal($0)
+          mask.fill($0, key: randomness.noise(step: noiseStep, lane: report.lane))
         }
         var direction = noise
         if settings.kind == .pes {
@@ -251,4 +263,38 @@ public struct GradientAssembler: Sendable {
 
   /// Forgets PES's accumulated perturbations (the lanes start new episodes).
   public mutating func reset() { accumulated.removeAll() }
+}
+
+/// The perturbation noise ε with the frozen meta-parameters' elements set to zero.
+public struct NoiseMask: Sendable, Equatable {
+  /// The element ranges of θ whose ε is zero.
+  public let frozen: [Range<Int>]
+
+  /// No frozen elements.
+  public init() { frozen = [] }
+
+  /// The ranges of the tensors of `layout` whose names start with one of `prefixes`.
+  ///
+  /// - Throws: ``MetaTrainingError/invalidConfiguration(_:)`` naming a prefix that matches
+  ///   no tensor.
+  public init(frozen prefixes: [String], layout: ParameterLayout) throws {
+    let unmatched = prefixes.filter { prefix in !layout.names.contains { $0.hasPrefix(prefix) } }
+    guard unmatched.isEmpty else {
+      throw MetaTrainingError.invalidConfiguration(
+        unmatched.map {
+          "estimator.frozen: '\($0)' names no meta-parameter (they are "
+            + layout.names.joined(separator: ", ") + ")"
+        })
+    }
+    frozen = layout.entries.filter { entry in prefixes.contains { entry.name.hasPrefix($0) } }
+      .map { $0.offset..<($0.offset + $0.count) }
+  }
+
+  /// Fills `buffer` with ε ~ N(0, I) from `key`, zero on the frozen ranges.
+  public func fill(_ buffer: UnsafeMutableBufferPointer<Float>, key: RandomKey) {
+    key.fillNormal(buffer)
+    for range in frozen {
+      for i in range { buffer[i] = 0 }
+    }
+  }
 }

@@ -94,7 +94,8 @@ public final class MetaTrainer<Problem: InnerProblem> {
     self.theta = theta
     self.outer = OuterOptimizer(settings: outer, layout: theta.layout)
     assembler = GradientAssembler(
-      settings: estimator.settings, randomness: estimator.randomness, count: theta.count)
+      settings: estimator.settings, randomness: estimator.randomness, count: theta.count,
+      mask: estimator.mask)
     gradient = theta.zerosLike()
   }
 

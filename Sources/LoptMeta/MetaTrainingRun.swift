@@ -149,7 +149,7 @@ struct MetaTrainingRun<Optimizer: LearnedOptimizer> {
       theta = ParameterSet(layout: theta.layout, flat: checkpoint.metaParameters.flat)
     }
     trainer = MetaTrainer(
-      estimator: GradientEstimator(
+      estimator: try GradientEstimator(
         problem: problem, settings: configuration.estimator, truncation: configuration.truncation,
         randomness: randomness),
       outer: configuration.outer, families: configuration.families, theta: theta,

@@ -20,7 +20,7 @@ import Testing
       kind: kind, standardDeviation: sigma, pairs: 1, usesSign: false, objective: .average,
       unrollLength: unrollLength)
     let randomness = MetaRandomness(seed: 7)
-    let estimator = GradientEstimator(
+    let estimator = try GradientEstimator(
       problem: problem, settings: settings, truncation: truncation, randomness: randomness)
     let layout = problem.metaParameterLayout
     let thetaSet = ParameterSet(layout: layout, flat: Tensor(shape: [theta.count], scalars: theta))

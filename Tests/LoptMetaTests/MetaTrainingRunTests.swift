@@ -104,6 +104,31 @@ import Testing
     #expect(cached.count == 4 + 2)
   }
 
+  @Test func frozenMetaParametersKeepTheirValuesWhileTheOthersMove() throws {
+    let configuration = try Self.configuration {
+      $0.learnedOptimizer = .init(kind: .scheduledAdam)
+      $0.estimator.frozen = ["residual", "log_learning_rate"]
+    }
+    let start = ScheduledAdamLOpt.initialMetaParameters(
+      for: configuration.learnedOptimizer.scheduledAdam,
+      key: MetaRandomness(seed: configuration.seed).key.folding(in: 0))
+    let theta = try metaTrain(configuration, directory: Self.temporaryDirectory(), resume: false)
+      .theta
+    for entry in theta.layout.entries {
+      let moved = theta[entry.name] != start[entry.name]
+      let frozen = entry.name.hasPrefix("residual") || entry.name == "log_learning_rate"
+      // The controller's zero-initialised last layer moves; its first layer only through it.
+      if frozen || entry.name.hasSuffix("1") { #expect(moved != frozen, "\(entry.name)") }
+    }
+    let typo = try Self.configuration {
+      $0.learnedOptimizer = .init(kind: .scheduledAdam)
+      $0.estimator.frozen = ["residuals"]
+    }
+    #expect(throws: MetaTrainingError.self) {
+      try metaTrain(typo, directory: Self.temporaryDirectory(), resume: false)
+    }
+  }
+
   @Test func aDamagedCheckpointFallsBackToThePreviousOne() throws {
     let whole = try metaTrain(
       Self.configuration(), directory: Self.temporaryDirectory(), resume: false)
@@ -150,7 +175,7 @@ import Testing
     let settings = EstimatorSettings(
       standardDeviation: 0.5, pairs: 16, usesSign: false, objective: .average)
     let trainer = MetaTrainer(
-      estimator: GradientEstimator(
+      estimator: try GradientEstimator(
         problem: problem, settings: settings,
         truncation: TruncationSchedule(kind: .constant, length: 2),
         randomness: MetaRandomness(seed: 3)),
