@@ -31,18 +31,32 @@ struct UpdateWorkload {
 
 extension Bench {
   /// Microseconds per update of VeLO (the released sizes, random meta-parameters, 1e6 planned
-  /// steps) and Adam for every ``UpdateWorkload``, in blocks of about `blockSeconds`.
+  /// steps) and Adam for every ``UpdateWorkload``, and of ScheduledAdamLOpt at θ₀ (Adam with the
+  /// schedule and the controller; the residual is inactive) at 1e4 and 1e6 parameters, in blocks
+  /// of about `blockSeconds`.
   func measureUpdates() -> [BenchResult] {
     let velo = VeLO(configuration: .init(), key: RandomKey(seed: 0))
+    let theta = ScheduledAdamLOpt.initialMetaParameters(for: .init(), key: RandomKey(seed: 0))
+    guard let scheduledAdam = try? ScheduledAdamLOpt(configuration: .init(), metaParameters: theta)
+    else { preconditionFailure("θ₀ of the default configuration is valid") }
+    let labels = ["velo": "VeLO", "adam": "Adam", "scheduledadam": "ScheduledAdamLOpt"]
     var results: [BenchResult] = []
     for workload in UpdateWorkload.all {
-      for name in ["velo", "adam"] {
+      let names =
+        ["velo", "adam"] + ([10_000, 1_000_000].contains(workload.count) ? ["scheduledadam"] : [])
+      for name in names {
         var (parameters, gradients) = workload.inputs()
         let update: () -> Void
-        if name == "velo" {
+        switch name {
+        case "velo":
           var state = velo.makeState(for: parameters, totalSteps: 1_000_000)
           update = { velo.update(&parameters, gradients: gradients, loss: 1, state: &state) }
-        } else {
+        case "scheduledadam":
+          var state = scheduledAdam.makeState(for: parameters, totalSteps: 1_000_000)
+          update = {
+            scheduledAdam.update(&parameters, gradients: gradients, loss: 1, state: &state)
+          }
+        default:
           let adam = Adam(learningRate: 1e-3)
           var state = adam.makeState(for: parameters, totalSteps: 0)
           update = { adam.update(&parameters, gradients: gradients, loss: 0, state: &state) }
@@ -55,7 +69,7 @@ extension Bench {
           stepsPerBlock: rates.count, repeats: repeats, unit: "us")
         let perParameter = result.median * 1e3 / Double(workload.count)
         print(
-          "\(name == "velo" ? "VeLO" : "Adam") update, \(workload.count) parameters "
+          "\(labels[name]!) update, \(workload.count) parameters "
             + "\(workload.shape): \(String(format: "%.1f µs (%.2f ns per parameter)", result.median, perParameter))"
         )
         results.append(result)

@@ -1,3 +1,4 @@
+import CLoptShims
 import Foundation
 import LoptCore
 import LoptOptimizers
@@ -472,6 +473,13 @@ struct AdamMoments {
     let inverse = 1 / ((v * secondCorrection).squareRoot() + epsilon)
     return (m * firstCorrection * inverse, inverse)
   }
+
+  /// The same values for the C kernels.
+  var kernelArguments: LoptAdamMoments {
+    LoptAdamMoments(
+      beta1: beta1, beta2: beta2, epsilon: epsilon, firstCorrection: firstCorrection,
+      secondCorrection: secondCorrection)
+  }
 }
 
 /// One tensor's parameters, gradient and moments.
@@ -482,51 +490,17 @@ private struct TensorBuffers {
   let v: UnsafeMutablePointer<Float>
   let count: Int
 
-  /// Updates m and v and writes the sums of squares of g, p, m, d and g/(√v̂ + ε) to `sums`.
+  /// Updates m and v and writes the sums of squares of g, p, m, d and g/(√v̂ + ε) to `sums`
+  /// (one vectorised C pass, Float lanes added up in Double).
   @inline(__always)
   func updateMoments(_ moments: AdamMoments, sums: UnsafeMutablePointer<Float>) {
-    let (b1, b2) = (moments.beta1, moments.beta2)
-    var total: (Double, Double, Double, Double, Double) = (0, 0, 0, 0, 0)
-    var start = 0
-    // Float sums over blocks of 512 elements, added up in Double.
-    while start < count {
-      let end = min(count, start + 512)
-      var (sg, sp, sm, sd, su): (Float, Float, Float, Float, Float) = (0, 0, 0, 0, 0)
-      for i in start..<end {
-        let gi = g[i]
-        let pi = p[i]
-        let mi = b1 * m[i] + (1 - b1) * gi
-        let vi = b2 * v[i] + (1 - b2) * gi * gi
-        m[i] = mi
-        v[i] = vi
-        let (d, inverse) = moments.direction(m: mi, v: vi)
-        let u = gi * inverse
-        sg += gi * gi
-        sp += pi * pi
-        sm += mi * mi
-        sd += d * d
-        su += u * u
-      }
-      total.0 += Double(sg)
-      total.1 += Double(sp)
-      total.2 += Double(sm)
-      total.3 += Double(sd)
-      total.4 += Double(su)
-      start = end
-    }
-    sums[0] = Float(total.0)
-    sums[1] = Float(total.1)
-    sums[2] = Float(total.2)
-    sums[3] = Float(total.3)
-    sums[4] = Float(total.4)
+    lopt_scheduled_adam_moments(g, p, m, v, count, moments.kernelArguments, sums)
   }
 
-  /// `p ← p − η·d`.
+  /// `p ← p − η·d` (one vectorised C pass).
   @inline(__always)
   func apply(_ moments: AdamMoments, eta: Float) {
-    for i in 0..<count {
-      p[i] -= eta * moments.direction(m: m[i], v: v[i]).direction
-    }
+    lopt_scheduled_adam_apply(p, m, v, count, moments.kernelArguments, eta)
   }
 
   /// `p ← p − η·(d + r)`, r the residual MLP on the normalised features, block by block.

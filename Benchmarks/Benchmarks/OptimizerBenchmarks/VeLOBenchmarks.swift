@@ -17,7 +17,7 @@ private func modelMix(width d: Int, blocks: Int) -> [(name: String, shape: [Int]
 
 /// The benchmarked models: one tensor and a mix of many tensors at about 1e4, 1e5, 1e6
 /// parameters.
-private let models: [(name: String, tensors: [(name: String, shape: [Int])])] = [
+let models: [(name: String, tensors: [(name: String, shape: [Int])])] = [
   ("1e4, one tensor [100, 100]", [("w", [100, 100])]),
   ("1e5, one tensor [250, 400]", [("w", [250, 400])]),
   ("1e6, one tensor [1000, 1000]", [("w", [1000, 1000])]),
@@ -26,7 +26,8 @@ private let models: [(name: String, tensors: [(name: String, shape: [Int])])] = 
   ("1e6, 150 tensors", modelMix(width: 64, blocks: 30)),
 ]
 
-private func inputs(_ layout: ParameterLayout) -> (ParameterSet, ParameterSet) {
+/// Random parameters (σ 0.1) and gradients (σ 0.01).
+func inputs(_ layout: ParameterLayout) -> (ParameterSet, ParameterSet) {
   (
     ParameterSet(layout: layout, standardDeviation: 0.1, key: RandomKey(seed: 1)),
     ParameterSet(layout: layout, standardDeviation: 0.01, key: RandomKey(seed: 2))

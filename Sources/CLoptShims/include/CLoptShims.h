@@ -48,3 +48,6 @@ int lopt_all_finite(const float *x, long n);
 
 // VeLO kernels (a compiled C file in this target).
 #include "CLoptVeLO.h"
+
+// ScheduledAdamLOpt kernels (a compiled C file in this target).
+#include "CLoptScheduledAdam.h"
