@@ -37,7 +37,9 @@ struct Bench: ParsableCommand {
 
   @Flag(
     inversion: .prefixedNo,
-    help: "Also time single optimizer updates (VeLO and Adam, 1e2 to 1e6 parameters).")
+    help:
+      "Also time single optimizer updates (VeLO, Adam and ScheduledAdamLOpt, 1e2 to 1e6 "
+      + "parameters).")
   var updates = true
 
   func validate() throws {
