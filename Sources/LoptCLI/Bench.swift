@@ -37,9 +37,9 @@ struct Bench: ParsableCommand {
 
   @Flag(
     inversion: .prefixedNo,
-    help:
+    help: ArgumentHelp(
       "Also time single optimizer updates (VeLO, Adam and ScheduledAdamLOpt, 1e2 to 1e6 "
-      + "parameters).")
+        + "parameters)."))
   var updates = true
 
   func validate() throws {

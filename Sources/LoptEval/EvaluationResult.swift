@@ -114,7 +114,7 @@ public struct EvaluationResult: Codable, Sendable {
       optimizers.contains { $0.name == Evaluation.scheduleReference }
       ? [Evaluation.scheduleReference] : []
     for optimizer in optimizers {
-      for baseline in baselines + references where baseline != optimizer.name {
+      for baseline in baselines + references {
         let values = tasks.compactMap { task in
           task.optimizers.first { $0.name == optimizer.name }?.speedups[baseline]
         }
