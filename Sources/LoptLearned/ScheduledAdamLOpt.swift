@@ -11,15 +11,18 @@ import LoptOptimizers
 /// ```
 /// m ← β₁m + (1 − β₁)g     v ← β₂v + (1 − β₂)g²     d = m̂ / (√v̂ + ε)       (Adam's direction)
 /// (s_k, a_k) = controller(tanh(10(t/T − τ)), loss trends, ln RMS(p_k), ln RMS(g_k),
-///                         ln RMS(d_k), [rank ≤ 1])
-/// ln η_k = ln lr₀ + 10·θ_lr + s_k + a_k · ln RMS(p_k)     (the last term only for rank ≥ 2)
+///                         ln RMS(d_k), [rank ≤ 1], tanh(log₁₀(T / 1000)))
+/// ln η_k = ln lr₀ + 10·θ_lr + s_k + (α₀ + a_k) · ln max(RMS(p_k), minimumScale)   (rank ≥ 2)
+/// ln η_k = ln lr_v + 10·θ_v + s_k                                             (rank ≤ 1)
 /// p ← p − η_k · w(t/T) · (d + r)
 /// ```
 /// `w` is ``LearningRateSchedule``'s cosine decay with a warm-up of ``Configuration/warmupFraction``
 /// of the run; the controller is a one-hidden-layer tanh MLP over VeLO's fractional embedding of
-/// t/T, VeLO's nine loss-trend features and the tensor's log-scale statistics; `a_k` makes the
-/// step proportional to a power of the tensor's scale (a learned, gated version of VeLO's and
-/// Celo's parameter-scale multiplier); `r` is a per-element residual MLP over
+/// t/T, VeLO's nine loss-trend features, the tensor's log-scale statistics and the run's length
+/// (so that the peak step can depend on the horizon); matrices take steps proportional to a
+/// power α₀ + a_k of their scale (VeLO's and Celo's parameter-scale multiplier at α₀ = 1, with a
+/// learned correction), vectors (biases, gains) Adam's absolute steps at their own rate; `r` is
+/// a per-element residual MLP over
 /// RMS-normalised features (g, p, m, d, g/(√v̂ + ε)) and three t/T features. The controller's
 /// and the residual's last layers start at zero, so θ₀ is exactly Adam at `lr₀` with the
 /// schedule.
@@ -120,8 +123,13 @@ public struct ScheduledAdamLOpt: LearnedOptimizer {
   }
 
   /// Controller inputs: 9 fraction features, 9 loss features, 3 log-scale statistics, the
-  /// rank ≤ 1 flag.
-  static let controllerInputCount = FractionEmbedding.count + LossTrendFeatures.count + 4
+  /// rank ≤ 1 flag and the horizon feature.
+  static let controllerInputCount = FractionEmbedding.count + LossTrendFeatures.count + 5
+
+  /// The horizon feature `tanh(log₁₀(T / 1000))`: 0 at 1000 steps, ∓0.76 at 100 and 10,000.
+  static func horizonFeature(totalSteps: Int) -> Float {
+    Foundation.tanh(Foundation.log10(Float(totalSteps) / 1000))
+  }
   /// Controller outputs: the log step offset `s` and the scale exponent `a`.
   static let controllerOutputCount = 2
   /// Per-element residual features before the broadcast t/T features.
@@ -368,6 +376,7 @@ public struct ScheduledAdamLOpt: LearnedOptimizer {
         }
       }
       FractionEmbedding.write(fractionDone: fractionDone, into: input)
+      let horizon = Self.horizonFeature(totalSteps: state.totalSteps)
       for j in 0..<LossTrendFeatures.count {
         input[FractionEmbedding.count + j] = lossFeatures[j]
       }
@@ -395,6 +404,7 @@ public struct ScheduledAdamLOpt: LearnedOptimizer {
                   input[statistics + 1] = 0.1 * Self.logRMS(sums[0], n)
                   input[statistics + 2] = 0.1 * Self.logRMS(sums[3], n)
                   input[statistics + 3] = isVector[index] ? 1 : 0
+                  input[statistics + 4] = horizon
                   runController(
                     theta: theta, input: input, hidden: hiddenActivations, output: output)
                   var logStep: Float

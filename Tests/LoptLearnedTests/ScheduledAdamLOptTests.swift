@@ -107,7 +107,9 @@ import Testing
         let thresholds = [0.03, 0.1, 0.2, 0.4, 0.6, 0.8, 0.9, 1.0, 1.1]
         let input =
           thresholds.map { tanh(10 * (fraction - $0)) } + loss
-          + [pr, gr, rms(d)].map { 0.1 * log(max($0, 1e-10)) } + [isVector ? 1 : 0]
+          + [pr, gr, rms(d)].map { 0.1 * log(max($0, 1e-10)) } + [
+            isVector ? 1 : 0, tanh(log10(Double(totalSteps) / 1000)),
+          ]
         let out = mlp(input, prefix: "controller.", layers: 2, activation: tanh)
         var logStep: Double
         if isVector {
