@@ -110,11 +110,7 @@ public struct AdafacMLP: LearnedOptimizer {
       (keyPath: ["rms_decays"], shape: [1]),
       (keyPath: ["adafactor_decays"], shape: [k]),
     ]
-    for layer in 0..<(widths.count - 1) {
-      leaves.append((keyPath: ["nn", "~", "b\(layer)"], shape: [widths[layer + 1]]))
-      leaves.append(
-        (keyPath: ["nn", "~", "w\(layer)"], shape: [widths[layer], widths[layer + 1]]))
-    }
+    leaves += MetaParameterTree.denseLeaves(under: ["nn", "~"], widths: widths)
     return MetaParameterTree.layout(leaves)
   }
 
@@ -129,11 +125,7 @@ public struct AdafacMLP: LearnedOptimizer {
     self.configuration = configuration
     self.metaParameters = metaParameters
     decays = Self.decays(configuration, metaParameters)
-    let layers = configuration.widths.count - 1
-    network = PerParameterMLP(
-      widths: configuration.widths,
-      weightOffsets: (0..<layers).map { layout.entry(named: "nn.~.w\($0)")!.offset },
-      biasOffsets: (0..<layers).map { layout.entry(named: "nn.~.b\($0)")!.offset })
+    network = PerParameterMLP(widths: configuration.widths, layout: layout, prefix: "nn.~.")
   }
 
   /// Meta-parameters drawn as the reference initialises them: weights from

@@ -317,6 +317,18 @@ struct PerParameterMLP: Sendable {
   }
 }
 
+extension PerParameterMLP {
+  /// The network whose layer `i` is stored in `layout` as `<prefix>w<i>` (`[in, out]`) and
+  /// `<prefix>b<i>`, the naming of ``MetaParameterTree/denseLeaves(under:widths:)``.
+  init(widths: [Int], layout: ParameterLayout, prefix: String) {
+    let layers = widths.count - 1
+    self.init(
+      widths: widths,
+      weightOffsets: (0..<layers).map { layout.entry(named: "\(prefix)w\($0)")!.offset },
+      biasOffsets: (0..<layers).map { layout.entry(named: "\(prefix)b\($0)")!.offset })
+  }
+}
+
 /// Scratch memory for ``PerParameterStep``, allocated once per optimizer state.
 struct PerParameterScratch: Sendable {
   /// Raw features of one element, the step features, the block's normalised inputs
@@ -431,6 +443,20 @@ enum MetaParameterTree {
     }
     return ParameterLayout(
       sorted.map { (name: $0.keyPath.joined(separator: "."), shape: $0.shape) })
+  }
+
+  /// The leaves of a dense network of the given widths under `path`: `b<i>` (`[out]`) and
+  /// `w<i>` (`[in, out]`) for each layer `i`.
+  static func denseLeaves(under path: [String], widths: [Int]) -> [(
+    keyPath: [String], shape: [Int]
+  )] {
+    var leaves: [(keyPath: [String], shape: [Int])] = []
+    for layer in 0..<max(0, widths.count - 1) {
+      let (fanIn, fanOut) = (widths[layer], widths[layer + 1])
+      leaves.append((keyPath: path + ["b\(layer)"], shape: [fanOut]))
+      leaves.append((keyPath: path + ["w\(layer)"], shape: [fanIn, fanOut]))
+    }
+    return leaves
   }
 
   /// Meta-parameters for `layout`: tensors for which `isWeight` holds are drawn from haiku's

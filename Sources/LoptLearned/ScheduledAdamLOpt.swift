@@ -183,12 +183,8 @@ public struct ScheduledAdamLOpt: LearnedOptimizer {
       (keyPath: ["controller", "w1"], shape: [hidden, controllerOutputCount]),
       (keyPath: ["controller", "b1"], shape: [controllerOutputCount]),
     ]
-    let widths = configuration.residualWidths
-    for layer in 0..<max(0, widths.count - 1) {
-      leaves.append((keyPath: ["residual", "b\(layer)"], shape: [widths[layer + 1]]))
-      leaves.append(
-        (keyPath: ["residual", "w\(layer)"], shape: [widths[layer], widths[layer + 1]]))
-    }
+    leaves += MetaParameterTree.denseLeaves(
+      under: ["residual"], widths: configuration.residualWidths)
     return MetaParameterTree.layout(leaves)
   }
 
@@ -208,13 +204,8 @@ public struct ScheduledAdamLOpt: LearnedOptimizer {
       logLearningRate: offset("log_learning_rate"), w0: offset("controller.w0"),
       b0: offset("controller.b0"), w1: offset("controller.w1"), b1: offset("controller.b1"))
     let widths = configuration.residualWidths
-    let layers = max(0, widths.count - 1)
     residual =
-      widths.isEmpty
-      ? nil
-      : PerParameterMLP(
-        widths: widths, weightOffsets: (0..<layers).map { offset("residual.w\($0)") },
-        biasOffsets: (0..<layers).map { offset("residual.b\($0)") })
+      widths.isEmpty ? nil : PerParameterMLP(widths: widths, layout: layout, prefix: "residual.")
   }
 
   /// θ₀: the first layers drawn from `TruncatedNormal(1/√fan_in)`, the last layers, biases and

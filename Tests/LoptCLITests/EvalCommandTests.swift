@@ -15,6 +15,20 @@ import Testing
     return url
   }
 
+  /// A one-task suite file in `directory`: a `hidden`-wide MLP on digits, `steps` steps, one seed.
+  static func tinySuite(in directory: URL, steps: Int, hidden: Int, batch: Int) throws -> URL {
+    let suite = directory.appendingPathComponent("tiny.yaml")
+    try """
+    steps: \(steps)
+    seeds: 1
+    tasks:
+      - name: mlp-digits
+        spec: {family: image-mlp, model: {hiddenWidths: [\(hidden)]},
+               data: {dataset: digits, imageSize: 8}, batchSize: \(batch), activation: relu}
+    """.write(to: suite, atomically: true, encoding: .utf8)
+    return suite
+  }
+
   @Test func parsesTheOptions() throws {
     let eval = try #require(
       try LoptCommand.parseAsRoot([
@@ -67,15 +81,7 @@ import Testing
   @Test func aTinyEvaluationWritesTheReportAndResumesFromTheCache() throws {
     let directory = try Self.directory()
     defer { try? FileManager.default.removeItem(at: directory) }
-    let suite = directory.appendingPathComponent("tiny.yaml")
-    try """
-    steps: 12
-    seeds: 1
-    tasks:
-      - name: mlp-digits
-        spec: {family: image-mlp, model: {hiddenWidths: [4]},
-               data: {dataset: digits, imageSize: 8}, batchSize: 8, activation: relu}
-    """.write(to: suite, atomically: true, encoding: .utf8)
+    let suite = try Self.tinySuite(in: directory, steps: 12, hidden: 4, batch: 8)
     let out = directory.appendingPathComponent("out")
     let cache = directory.appendingPathComponent("cache")
     let arguments = [
@@ -120,15 +126,7 @@ import Testing
   @Test func theShippedOptimizerAndAdamCosineAreComparedWithEachOther() throws {
     let directory = try Self.directory()
     defer { try? FileManager.default.removeItem(at: directory) }
-    let suite = directory.appendingPathComponent("tiny.yaml")
-    try """
-    steps: 30
-    seeds: 1
-    tasks:
-      - name: mlp-digits
-        spec: {family: image-mlp, model: {hiddenWidths: [8]},
-               data: {dataset: digits, imageSize: 8}, batchSize: 16, activation: relu}
-    """.write(to: suite, atomically: true, encoding: .utf8)
+    let suite = try Self.tinySuite(in: directory, steps: 30, hidden: 8, batch: 16)
     let out = directory.appendingPathComponent("out")
     let eval = try #require(
       try LoptCommand.parseAsRoot([

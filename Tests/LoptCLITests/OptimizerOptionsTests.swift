@@ -49,21 +49,6 @@ import Testing
   }
 
   @Test(arguments: [
-    (["--optimizer", "learned", "--checkpoint", "x"], "drop --checkpoint"),
-    (["--optimizer", "learned", "--lr", "0.1"], "drop --lr"),
-    (["--optimizer", "learned", "--schedule", "cosine"], "drop --lr, --schedule"),
-  ])
-  func theShippedOptimizerTakesNoStepSizeOrCheckpoint(arguments: [String], message: String) {
-    do {
-      _ = try LoptCommand.parseAsRoot(["train"] + arguments)
-      Issue.record("\(arguments) was accepted")
-    } catch {
-      let text = LoptCommand.message(for: error)
-      #expect(text.contains(message), "\(text)")
-    }
-  }
-
-  @Test(arguments: [
     (
       ["--optimizer", "adagrad"],
       "- sgd\n  - momentum\n  - rmsprop\n  - adam\n  - adamw\n  - nadamw\n  - adafactor\n  - shampoo\n  - lion"
@@ -73,6 +58,9 @@ import Testing
     (["--warmup=-2"], "--warmup must be ≥ 0"),
     (["--clip-norm", "0"], "--clip-norm must be a positive number"),
     (["--schedule", "step"], "'constant', 'cosine', 'linear' or 'inverse-sqrt'"),
+    (["--optimizer", "learned", "--checkpoint", "x"], "drop --checkpoint"),
+    (["--optimizer", "learned", "--lr", "0.1"], "drop --lr"),
+    (["--optimizer", "learned", "--schedule", "cosine"], "drop --lr, --schedule"),
   ])
   func rejectsBadOptimizerOptionsWithAClearMessage(arguments: [String], message: String) {
     do {
