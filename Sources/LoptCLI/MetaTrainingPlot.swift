@@ -3,12 +3,15 @@ import LoptCore
 import LoptEval
 import LoptMeta
 
-/// The chart `lopt meta-train` leaves in its run directory (`meta-loss.svg`): the meta-loss of
-/// every outer step with its moving average, and each evaluation of θ on held-out seeds beside
-/// Adam at learning rate 1e-3 on the same runs.
+/// The charts `lopt meta-train` leaves in its run directory: `meta-loss.svg`, the meta-loss of
+/// every outer step with its moving average and each evaluation of θ on held-out seeds beside
+/// Adam at learning rate 1e-3 on the same runs; and, when evaluations measure speedups
+/// (`evaluation.suite`), `speedup.svg`, θ's median and mean speedup over tuned Adam.
 enum MetaTrainingPlot {
   /// The file name in the run directory.
   static let fileName = "meta-loss.svg"
+  /// The speedup chart's file name.
+  static let speedupFileName = "speedup.svg"
 
   /// Reads `directory`'s metrics and writes the chart.
   ///
@@ -18,6 +21,8 @@ enum MetaTrainingPlot {
     var steps: [(x: Double, y: Double)] = []
     var evaluations: [(x: Double, y: Double)] = []
     var adam: [(x: Double, y: Double)] = []
+    var medians: [(x: Double, y: Double)] = []
+    var means: [(x: Double, y: Double)] = []
     for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
       guard
         let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
@@ -27,6 +32,12 @@ enum MetaTrainingPlot {
       if object["kind"] as? String == "evaluation" {
         if let loss = object["meanLoss"] as? Double { evaluations.append((Double(step), loss)) }
         if let loss = object["adamMeanLoss"] as? Double { adam.append((Double(step), loss)) }
+        if let speedups = object["speedups"] as? [String: Any],
+          let median = speedups["median"] as? Double, let mean = speedups["mean"] as? Double
+        {
+          medians.append((Double(step), median))
+          means.append((Double(step), mean))
+        }
       }
     }
     var average: [(x: Double, y: Double)] = []
@@ -46,5 +57,17 @@ enum MetaTrainingPlot {
       ].filter { !$0.points.isEmpty }, isLogX: false, isLogY: false)
     try AtomicFile.write(
       plot.render(), to: directory.url.appendingPathComponent(fileName))
+    guard !medians.isEmpty else { return }
+    let ones = [medians.first!, medians.last!].map { (x: $0.x, y: 1.0) }
+    let speedup = SVGPlot(
+      title: "Meta-training: speedup over tuned Adam on the selection suite",
+      xLabel: "outer step", yLabel: "speedup",
+      series: [
+        .init(name: "median", points: medians, showsMarkers: true, colorIndex: 1),
+        .init(name: "mean", points: means, showsMarkers: true, colorIndex: 0),
+        .init(name: "tuned Adam (1×)", points: ones, isDashed: true, colorIndex: 7),
+      ], isLogX: false, isLogY: false)
+    try AtomicFile.write(
+      speedup.render(), to: directory.url.appendingPathComponent(speedupFileName))
   }
 }

@@ -20,6 +20,33 @@ import Testing
     checkpointSeconds: 0.000001
     """
 
+  @Test func evaluationsWithSpeedupsGetTheirOwnChart() throws {
+    let run = RunDirectory(
+      url: FileManager.default.temporaryDirectory.appendingPathComponent(
+        "lopt-plot-\(UUID().uuidString)"))
+    try run.create()
+    defer { try? FileManager.default.removeItem(at: run.url) }
+    let speedups =
+      #"{"count":2,"fractionFaster":1,"iqm":2,"mean":2.5,"median":2.25,"p25":2,"p5":2,"p75":3,"p95":3}"#
+    try """
+    {"kind":"evaluation","step":0,"meanLoss":1,"divergedRuns":0,"taskLosses":[1],"speedups":\(speedups)}
+    {"metaLoss":0.5,"step":1}
+    {"kind":"evaluation","step":1,"meanLoss":0.9,"divergedRuns":0,"taskLosses":[0.9]}
+    """.write(to: run.metricsURL, atomically: true, encoding: .utf8)
+    try MetaTrainingPlot.write(for: run)
+    let chart = try String(
+      contentsOf: run.url.appendingPathComponent(MetaTrainingPlot.speedupFileName), encoding: .utf8)
+    #expect(chart.contains("speedup over tuned Adam") && chart.contains("median"))
+    try "{\"metaLoss\":0.5,\"step\":1}\n".write(
+      to: run.metricsURL, atomically: true, encoding: .utf8)
+    try FileManager.default.removeItem(
+      at: run.url.appendingPathComponent(MetaTrainingPlot.speedupFileName))
+    try MetaTrainingPlot.write(for: run)
+    #expect(
+      !FileManager.default.fileExists(
+        atPath: run.url.appendingPathComponent(MetaTrainingPlot.speedupFileName).path))
+  }
+
   @Test func resumesAfterKillMinus9ToTheUninterruptedTheta() throws {
     try #require(FileManager.default.isExecutableFile(atPath: LoptBinaryTests.binary.path))
     let folder = FileManager.default.temporaryDirectory
