@@ -176,7 +176,9 @@ struct Eval: ParsableCommand {
     let checkpoint = try Checkpoint.load(url)
     let bytes = try Data(contentsOf: url)
     return EvaluatedOptimizer(
-      name: value, identity: "learned \(checkpoint.kind.rawValue) \(fnv1aDigest(bytes))",
+      name: value,
+      identity:
+        "learned \(checkpoint.kind.rawValue) \(checkpoint.kind.ruleRevision == 1 ? "" : "r\(checkpoint.kind.ruleRevision) ")\(fnv1aDigest(bytes))",
       kind: .fixed(try checkpoint.makeOptimizer()),
       metaTrainingCoreHours: checkpoint.metaTrainingCoreHours)
   }

@@ -13,6 +13,10 @@ public enum LearnedOptimizerKind: String, Codable, CaseIterable, Sendable {
   /// ``ScheduledAdamLOpt``.
   case scheduledAdam = "scheduled_adam"
 
+  /// The revision of the kind's update rule: raised whenever the same meta-parameters start to
+  /// train differently, so that cached evaluation runs of the old rule are not reused.
+  public var ruleRevision: Int { self == .scheduledAdam ? 3 : 1 }
+
   /// Whether learned_optimization has this optimizer, so that a flax msgpack tree of its
   /// meta-parameters identifies it.
   public var hasReferenceTree: Bool { self != .scheduledAdam }

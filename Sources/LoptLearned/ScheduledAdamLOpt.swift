@@ -12,7 +12,8 @@ import LoptOptimizers
 /// m ← β₁m + (1 − β₁)g     v ← β₂v + (1 − β₂)g²     d = m̂ / (√v̂ + ε)       (Adam's direction)
 /// (s_k, a_k) = controller(tanh(10(t/T − τ)), loss trends, ln RMS(p_k), ln RMS(g_k),
 ///                         ln RMS(d_k), [rank ≤ 1], tanh(log₁₀(T / 1000)))
-/// ln η_k = ln lr₀ + 10·θ_lr + s_k + (α₀ + a_k) · ln max(RMS(p_k), minimumScale)   (rank ≥ 2)
+/// ln η_k = ln lr₀ + 10·θ_lr + s_k + (α₀ + a_k) · ln S_k                          (rank ≥ 2)
+/// S_k = min(max(RMS(p_k), minimumScale), maximumScaleGrowth · max(RMS(p_k⁰), minimumScale))
 /// ln η_k = ln lr_v + 10·θ_v + s_k                                             (rank ≤ 1)
 /// p ← p − η_k · w(t/T) · (d + r)
 /// ```
@@ -20,8 +21,11 @@ import LoptOptimizers
 /// of the run; the controller is a one-hidden-layer tanh MLP over VeLO's fractional embedding of
 /// t/T, VeLO's nine loss-trend features, the tensor's log-scale statistics and the run's length
 /// (so that the peak step can depend on the horizon); matrices take steps proportional to a
-/// power α₀ + a_k of their scale (VeLO's and Celo's parameter-scale multiplier at α₀ = 1, with a
-/// learned correction), vectors (biases, gains) Adam's absolute steps at their own rate; `r` is
+/// power α₀ + a_k of their scale S_k (VeLO's and Celo's parameter-scale multiplier at α₀ = 1,
+/// with a learned correction): the current RMS, but at most ``Configuration/maximumScaleGrowth``
+/// times the RMS at the run's first update, RMS(p_k⁰) — steps that follow growing weights
+/// without limit grow the weights further, which over 10,000 steps compounds into divergence;
+/// vectors (biases, gains) take Adam's absolute steps at their own rate; `r` is
 /// a per-element residual MLP over
 /// RMS-normalised features (g, p, m, d, g/(√v̂ + ε)) and three t/T features. The controller's
 /// and the residual's last layers start at zero, so θ₀ is exactly Adam at `lr₀` with the
@@ -39,6 +43,8 @@ public struct ScheduledAdamLOpt: LearnedOptimizer {
     public var initialScaleExponent: Float
     /// The tensor RMS below which the scale term stops shrinking the step.
     public var minimumScale: Float
+    /// How far the scale term may grow above the tensor's RMS at the first update.
+    public var maximumScaleGrowth: Float
     /// The warm-up's share of the run.
     public var warmupFraction: Float
     /// Adam's first-moment decay β₁.
@@ -56,9 +62,10 @@ public struct ScheduledAdamLOpt: LearnedOptimizer {
 
     /// Creates a configuration.
     public init(
-      initialLearningRate: Float = 0.3, initialVectorLearningRate: Float = 0.01,
+      initialLearningRate: Float = 0.15, initialVectorLearningRate: Float = 0.01,
       initialScaleExponent: Float = 1,
-      minimumScale: Float = 1e-3, warmupFraction: Float = 0.05, beta1: Float = 0.9,
+      minimumScale: Float = 1e-3, maximumScaleGrowth: Float = 2, warmupFraction: Float = 0.05,
+      beta1: Float = 0.9,
       beta2: Float = 0.999, epsilon: Float = 1e-8, controllerHiddenSize: Int = 16,
       residualHiddenSize: Int = 8, residualHiddenLayers: Int = 2
     ) {
@@ -66,6 +73,7 @@ public struct ScheduledAdamLOpt: LearnedOptimizer {
       self.initialVectorLearningRate = initialVectorLearningRate
       self.initialScaleExponent = initialScaleExponent
       self.minimumScale = minimumScale
+      self.maximumScaleGrowth = maximumScaleGrowth
       self.warmupFraction = warmupFraction
       self.beta1 = beta1
       self.beta2 = beta2
@@ -102,6 +110,9 @@ public struct ScheduledAdamLOpt: LearnedOptimizer {
       }
       guard minimumScale.isFinite, minimumScale > 0 else {
         throw fails("minimumScale > 0, got \(minimumScale)")
+      }
+      guard maximumScaleGrowth.isFinite, maximumScaleGrowth >= 1 else {
+        throw fails("maximumScaleGrowth ≥ 1, got \(maximumScaleGrowth)")
       }
       guard (0..<1).contains(warmupFraction) else {
         throw fails("warmupFraction in [0, 1), got \(warmupFraction)")
@@ -251,6 +262,8 @@ public struct ScheduledAdamLOpt: LearnedOptimizer {
     var scratch: [Float]
     /// Whether each tensor has rank ≤ 1.
     var isVector: [Bool]
+    /// Each tensor's RMS at the first update (−1 until then): the scale its steps follow.
+    var referenceScales: [Float]
 
     /// Stores the counters, the moments and the loss EMAs under `prefix`.
     public func write(into file: inout SafetensorsFile, prefix: String) {
@@ -263,6 +276,9 @@ public struct ScheduledAdamLOpt: LearnedOptimizer {
       file.setFloat(
         Tensor(shape: [lossRunningMinimum.count], scalars: lossRunningMinimum),
         named: prefix + "loss_running_minimum")
+      file.setFloat(
+        Tensor(shape: [referenceScales.count], scalars: referenceScales),
+        named: prefix + "reference_scales")
     }
 
     /// Restores what ``write(into:prefix:)`` stored.
@@ -284,6 +300,9 @@ public struct ScheduledAdamLOpt: LearnedOptimizer {
       lossRunningMinimum = try file.readTensor(
         named: prefix + "loss_running_minimum", shape: [LossTrendFeatures.averageCount]
       ).scalars
+      referenceScales = try file.readTensor(
+        named: prefix + "reference_scales", shape: [referenceScales.count]
+      ).scalars
     }
   }
 
@@ -304,7 +323,8 @@ public struct ScheduledAdamLOpt: LearnedOptimizer {
         count: LossTrendFeatures.averageCount),
       lossDecays: LossTrendFeatures.decays(horizon: max(1, totalSteps)),
       scratch: [Float](repeating: 0, count: scratchCount),
-      isVector: parameters.layout.entries.map { $0.shape.filter { $0 > 1 }.count <= 1 })
+      isVector: parameters.layout.entries.map { $0.shape.filter { $0 > 1 }.count <= 1 },
+      referenceScales: [Float](repeating: -1, count: parameters.layout.count))
   }
 
   /// The schedule factor w(t/T) after `iteration` of `totalSteps` steps.
@@ -378,45 +398,52 @@ public struct ScheduledAdamLOpt: LearnedOptimizer {
           vector: logBaseRates.vector
             + Self.logLearningRateScale * theta[offsets.logLearningRate + 1]
         )
-        gradients.withUnsafeBufferPointer { gAll in
-          parameters.withUnsafeMutableBufferPointer { pAll in
-            state.firstMoment.withUnsafeMutableBufferPointer { mAll in
-              state.secondMoment.withUnsafeMutableBufferPointer { vAll in
-                for (index, entry) in layout.entries.enumerated() where entry.count > 0 {
-                  let tensor = TensorBuffers(
-                    p: pAll.baseAddress! + entry.offset, g: gAll.baseAddress! + entry.offset,
-                    m: mAll.baseAddress! + entry.offset, v: vAll.baseAddress! + entry.offset,
-                    count: entry.count)
-                  tensor.updateMoments(moments, sums: sums)
-                  let n = Double(entry.count)
-                  let logP = Self.logRMS(sums[1], n)
-                  let statistics = FractionEmbedding.count + LossTrendFeatures.count
-                  input[statistics] = 0.1 * logP
-                  input[statistics + 1] = 0.1 * Self.logRMS(sums[0], n)
-                  input[statistics + 2] = 0.1 * Self.logRMS(sums[3], n)
-                  input[statistics + 3] = isVector[index] ? 1 : 0
-                  input[statistics + 4] = horizon
-                  runController(
-                    theta: theta, input: input, hidden: hiddenActivations, output: output)
-                  var logStep: Float
-                  if isVector[index] {
-                    logStep = logRates.vector + output[0]
-                  } else {
-                    let logScale = Foundation.log(
-                      max(Float((Double(sums[1]) / n).squareRoot()), minimumScale))
-                    logStep =
-                      logRates.matrix + output[0]
-                      + (configuration.initialScaleExponent + output[1]) * logScale
-                  }
-                  logStep = min(
-                    max(logStep, Self.logStepRange.lowerBound), Self.logStepRange.upperBound)
-                  let eta = Foundation.exp(logStep) * schedule
-                  if residualActive, let residual {
-                    tensor.applyWithResidual(
-                      moments, eta: eta, residual: residual, theta: theta, sums: sums,
-                      fractionDone: fractionDone, buffers: residualInputs)
-                  } else {
-                    tensor.apply(moments, eta: eta)
+        state.referenceScales.withUnsafeMutableBufferPointer { references in
+          gradients.withUnsafeBufferPointer { gAll in
+            parameters.withUnsafeMutableBufferPointer { pAll in
+              state.firstMoment.withUnsafeMutableBufferPointer { mAll in
+                state.secondMoment.withUnsafeMutableBufferPointer { vAll in
+                  for (index, entry) in layout.entries.enumerated() where entry.count > 0 {
+                    let tensor = TensorBuffers(
+                      p: pAll.baseAddress! + entry.offset, g: gAll.baseAddress! + entry.offset,
+                      m: mAll.baseAddress! + entry.offset, v: vAll.baseAddress! + entry.offset,
+                      count: entry.count)
+                    tensor.updateMoments(moments, sums: sums)
+                    let n = Double(entry.count)
+                    let logP = Self.logRMS(sums[1], n)
+                    let statistics = FractionEmbedding.count + LossTrendFeatures.count
+                    input[statistics] = 0.1 * logP
+                    input[statistics + 1] = 0.1 * Self.logRMS(sums[0], n)
+                    input[statistics + 2] = 0.1 * Self.logRMS(sums[3], n)
+                    input[statistics + 3] = isVector[index] ? 1 : 0
+                    input[statistics + 4] = horizon
+                    runController(
+                      theta: theta, input: input, hidden: hiddenActivations, output: output)
+                    var logStep: Float
+                    if isVector[index] {
+                      logStep = logRates.vector + output[0]
+                    } else {
+                      if references[index] < 0 {
+                        references[index] = Float((Double(sums[1]) / n).squareRoot())
+                      }
+                      let current = max(Float((Double(sums[1]) / n).squareRoot()), minimumScale)
+                      let limit =
+                        configuration.maximumScaleGrowth * max(references[index], minimumScale)
+                      let logScale = Foundation.log(min(current, limit))
+                      logStep =
+                        logRates.matrix + output[0]
+                        + (configuration.initialScaleExponent + output[1]) * logScale
+                    }
+                    logStep = min(
+                      max(logStep, Self.logStepRange.lowerBound), Self.logStepRange.upperBound)
+                    let eta = Foundation.exp(logStep) * schedule
+                    if residualActive, let residual {
+                      tensor.applyWithResidual(
+                        moments, eta: eta, residual: residual, theta: theta, sums: sums,
+                        fractionDone: fractionDone, buffers: residualInputs)
+                    } else {
+                      tensor.apply(moments, eta: eta)
+                    }
                   }
                 }
               }

@@ -316,7 +316,10 @@ struct MetaTrainingRun<Optimizer: LearnedOptimizer> {
       ($0 ^ UInt64($1.bitPattern)) &* 0x100_0000_01b3
     }
     let theta = EvaluatedOptimizer(
-      name: "theta", identity: "meta-training θ \(String(fingerprint, radix: 16))",
+      name: "theta",
+      identity:
+        "meta-training θ r\(configuration.learnedOptimizer.kind.ruleRevision) "
+        + String(fingerprint, radix: 16),
       kind: .fixed(rule))
     let evaluation = Evaluation(
       suite: suite, optimizers: [theta], baselines: [Evaluation.tunedAdam],

@@ -27,6 +27,7 @@ import Testing
     var minimum = [Double](repeating: 999_999_999_999.0, count: 10)
     var iteration = 0
     let totalSteps: Int
+    var references: [String: Double] = [:]
 
     init(
       configuration: ScheduledAdamLOpt.Configuration, theta: ParameterSet, count: Int,
@@ -119,7 +120,13 @@ import Testing
         } else {
           logStep =
             log(Double(c.initialLearningRate)) + 10 * value("log_learning_rate", 0) + out[0]
-            + (Double(c.initialScaleExponent) + out[1]) * log(max(pr, Double(c.minimumScale)))
+            + (Double(c.initialScaleExponent) + out[1])
+            * log(
+              min(
+                max(pr, Double(c.minimumScale)),
+                Double(c.maximumScaleGrowth)
+                  * max(references[entry.name, default: pr], Double(c.minimumScale))))
+          references[entry.name] = references[entry.name, default: pr]
         }
         let eta = exp(min(max(logStep, -30), 3)) * schedule
         let scales = [gr, pr, mr, rms(d), rms(u)].map { 1 / max($0, 1e-20) }
@@ -177,7 +184,8 @@ import Testing
 
   @Test func everyMetaParameterMatchesTheReference() throws {
     let configuration = ScheduledAdamLOpt.Configuration(
-      controllerHiddenSize: 5, residualHiddenSize: 6, residualHiddenLayers: 2)
+      maximumScaleGrowth: 1.02, controllerHiddenSize: 5, residualHiddenSize: 6,
+      residualHiddenLayers: 2)
     let layout = ScheduledAdamLOpt.metaParameterLayout(for: configuration)
     let theta = ParameterSet(layout: layout, standardDeviation: 0.3, key: RandomKey(seed: 9))
     let optimizer = try ScheduledAdamLOpt(configuration: configuration, metaParameters: theta)
@@ -256,6 +264,7 @@ import Testing
     ScheduledAdamLOpt.Configuration(initialVectorLearningRate: .nan),
     ScheduledAdamLOpt.Configuration(initialScaleExponent: 9),
     ScheduledAdamLOpt.Configuration(minimumScale: 0),
+    ScheduledAdamLOpt.Configuration(maximumScaleGrowth: 0.5),
     ScheduledAdamLOpt.Configuration(warmupFraction: 1),
     ScheduledAdamLOpt.Configuration(beta2: 1),
     ScheduledAdamLOpt.Configuration(epsilon: -1),
