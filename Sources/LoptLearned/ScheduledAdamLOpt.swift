@@ -62,7 +62,7 @@ public struct ScheduledAdamLOpt: LearnedOptimizer {
 
     /// Creates a configuration.
     public init(
-      initialLearningRate: Float = 0.15, initialVectorLearningRate: Float = 0.01,
+      initialLearningRate: Float = 0.1, initialVectorLearningRate: Float = 0.01,
       initialScaleExponent: Float = 1,
       minimumScale: Float = 1e-3, maximumScaleGrowth: Float = 2, warmupFraction: Float = 0.05,
       beta1: Float = 0.9,
