@@ -38,8 +38,8 @@ struct Bench: ParsableCommand {
   @Flag(
     inversion: .prefixedNo,
     help: ArgumentHelp(
-      "Also time single optimizer updates (VeLO, Adam and ScheduledAdamLOpt, 1e2 to 1e6 "
-        + "parameters)."))
+      "Also time single optimizer updates (VeLO, Adam, ScheduledAdamLOpt, AdafacMLP, MLPLOpt; "
+        + "1e2 to 1e6 parameters)."))
   var updates = true
 
   func validate() throws {
