@@ -23,12 +23,13 @@ deps:
 build: deps
 	$(SWIFT) build -c release
 
-# The unit tests, meta-training under mpirun (2 ranks vs 1, resume, bad input), and an
-# installed lopt run from another folder.
+# The unit tests, meta-training under mpirun (2 ranks vs 1, resume, bad input), an installed
+# lopt run from another folder, and Examples/ (a package that uses Lopt as a dependency).
 test: deps
 	$(SWIFT) test
 	SWIFT=$(SWIFT) scripts/test-mpi.sh
 	SWIFT=$(SWIFT) scripts/test-install.sh
+	cd Examples && $(SWIFT) run FitACurve
 
 # PREFIX/bin/lopt, its resources (data sets, suites, the shipped learned optimizer) in
 # PREFIX/share/lopt, and bash, zsh and fish completions.
