@@ -7,8 +7,9 @@ import LoptLearned
 struct LearnedOptimizerCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "lopt",
-    abstract: "Inspect and convert learned-optimizer checkpoints (Lopt safetensors, flax msgpack).",
-    subcommands: [Info.self, Convert.self])
+    abstract:
+      "Inspect and convert learned-optimizer checkpoints (Lopt safetensors, flax msgpack, PyLO).",
+    subcommands: [Info.self, Convert.self, ImportPyLO.self])
 
   /// `lopt lopt info FILE`.
   struct Info: ParsableCommand {
@@ -89,7 +90,7 @@ struct LearnedOptimizerCommand: ParsableCommand {
 }
 
 /// `n` with thousands separators: `2320385` → `2,320,385`.
-private func grouped(_ n: Int) -> String {
+func grouped(_ n: Int) -> String {
   let digits = String(n.magnitude)
   var result = ""
   for (index, digit) in digits.enumerated() {
