@@ -43,6 +43,8 @@ let package = Package(
       providers: [.apt(["zlib1g-dev"])]
     ),
     .target(name: "CLoptShims"),
+    // The learned optimizers' C kernels (LoptLearned only).
+    .target(name: "CLoptKernels", dependencies: ["CLoptShims"]),
     // Open MPI's declarations only; LoptMeta loads libmpi with dlopen (MPIExchange.swift).
     .systemLibrary(name: "CMPI"),
 
@@ -83,7 +85,7 @@ let package = Package(
     ),
     .target(
       name: "LoptLearned",
-      dependencies: ["LoptCore", "LoptNN", "LoptOptimizers", "CLoptShims"],
+      dependencies: ["LoptCore", "LoptNN", "LoptOptimizers", "CLoptShims", "CLoptKernels"],
       resources: [.copy("Resources")],
       swiftSettings: strict
     ),
@@ -155,7 +157,7 @@ let package = Package(
     ),
     .testTarget(
       name: "LoptLearnedTests",
-      dependencies: ["LoptLearned", "LoptTestSupport"],
+      dependencies: ["LoptLearned", "LoptTestSupport", "CLoptKernels"],
       resources: [.copy("Resources")],
       swiftSettings: strict
     ),

@@ -1,4 +1,4 @@
-import CLoptShims
+import CLoptKernels
 import Foundation
 import LoptCore
 import LoptOptimizers

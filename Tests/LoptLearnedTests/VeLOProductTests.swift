@@ -1,4 +1,4 @@
-import CLoptShims
+import CLoptKernels
 import LoptCore
 import Testing
 

@@ -26,18 +26,29 @@ static inline __attribute__((always_inline)) double lopt_sqrt(double x) {
 #ifndef CLOPT_SHIMS_CPU_H
 #define CLOPT_SHIMS_CPU_H
 
-/// The best OpenBLAS kernel family this CPU can run: "SkylakeX" (AVX-512 F/BW/DQ/VL),
-/// "Haswell" (AVX2 + FMA), or NULL when neither applies or the CPU is not x86-64.
-static inline const char *lopt_openblas_core_for_cpu(void) {
+/// The widest vector instruction set this CPU runs: 2 for AVX-512 (F, BW, DQ and VL), 1 for
+/// AVX2 + FMA, 0 for neither or a CPU that is not x86-64. The one CPU check: OpenBLAS's kernel
+/// family and the learned optimizers' kernel variants both follow it.
+static inline int lopt_vector_level(void) {
 #if defined(__x86_64__)
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
       __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
-    return "SkylakeX";
+    return 2;
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-    return "Haswell";
+    return 1;
 #endif
   return 0;
+}
+
+/// The best OpenBLAS kernel family this CPU can run: "SkylakeX" (AVX-512 F/BW/DQ/VL),
+/// "Haswell" (AVX2 + FMA), or NULL when neither applies or the CPU is not x86-64.
+static inline const char *lopt_openblas_core_for_cpu(void) {
+  switch (lopt_vector_level()) {
+  case 2: return "SkylakeX";
+  case 1: return "Haswell";
+  default: return 0;
+  }
 }
 
 #endif
@@ -45,12 +56,3 @@ static inline const char *lopt_openblas_core_for_cpu(void) {
 /// Whether all `n` floats at `x` are finite (no NaN or infinity): one vectorised pass
 /// (Finite.c).
 int lopt_all_finite(const float *x, long n);
-
-// VeLO kernels (a compiled C file in this target).
-#include "CLoptVeLO.h"
-
-// ScheduledAdamLOpt kernels (a compiled C file in this target).
-#include "CLoptScheduledAdam.h"
-
-// MLPLOpt and AdafacMLP kernels (a compiled C file in this target).
-#include "CLoptPerParameter.h"

@@ -1,3 +1,4 @@
+import CLoptKernels
 import CLoptShims
 import Foundation
 

@@ -1,4 +1,5 @@
 // VeLO's hot loops (CLoptVeLO.h): one source, VeLOKernelBody.h, compiled per x86-64 level.
+#include "CLoptShims.h"
 #include "CLoptVeLO.h"
 
 #if defined(__x86_64__)
@@ -59,12 +60,11 @@ static const Variant *variant(void) {
   if (found) return found;
   found = &portable;
 #if defined(__x86_64__)
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
-    found = &avx512;
-  else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-    found = &avx2;
+  switch (lopt_vector_level()) {
+  case 2: found = &avx512; break;
+  case 1: found = &avx2; break;
+  default: break;
+  }
 #endif
   __atomic_store_n(&chosen, found, __ATOMIC_RELAXED);
   return found;
