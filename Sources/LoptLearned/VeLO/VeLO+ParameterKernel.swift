@@ -7,7 +7,7 @@ extension VeLO.State {
   ///
   /// Row and column factor channels (`rsqrt(r + 1e-8)`, ρ, γ) are computed once per row or
   /// column (for rank ≤ 1 the kernels derive the per-element equivalents). Pass 1
-  /// (`lopt_velo_sum_squares`, C in CLoptShims, AVX-512 / AVX2 + FMA / portable chosen at run
+  /// (`lopt_velo_sum_squares`, C in CLoptKernels, AVX-512 / AVX2 + FMA / portable chosen at run
   /// time) builds the features that use those factors in registers and sums their squares per
   /// channel (the other channels' sums come from phase 1,
   /// ``prepareTensor(_:parameters:gradients:decays:fraction:)``); pass 2 (`lopt_velo_apply`)

@@ -133,7 +133,7 @@ extension VeLO {
 
 /// Adds `alpha · A · B` to `C` (row-major `A: [m, k]`, `B: [k, n]`, `C: [m, n]` with `ldc`).
 ///
-/// `lopt_velo_gemm` (CLoptShims) reads `B` once, in panels reused by register tiles. OpenBLAS
+/// `lopt_velo_gemm` (CLoptKernels) reads `B` once, in panels reused by register tiles. OpenBLAS
 /// would pack all of `B` on every call (8 MB per step for the LSTM's gate matrix at the released
 /// size) and `malloc` in its small products, which `update` must not.
 @inline(__always)

@@ -64,7 +64,7 @@ extension VeLO.State {
   /// tensor's RMS (E13), the accumulator updates with the clipped gradient (E1–E3), and the
   /// Σx² of the per-parameter channels that need no second-moment factor (E11).
   ///
-  /// One pass in C (`lopt_velo_update_accumulators`, CLoptShims, chosen per CPU like the fused
+  /// One pass in C (`lopt_velo_update_accumulators`, CLoptKernels, chosen per CPU like the fused
   /// kernel). The centred variances of m̃ = s·m and r̃ = s·rms (s = 1 / rms(p)) are
   /// s² Σ(m − m̄)², with m̄ the means the previous pass left in ``Regions/accumulatorMeans``, so
   /// s need not be known in advance. Factored row and column means are accumulated in `Double`.
