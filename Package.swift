@@ -51,10 +51,7 @@ let package = Package(
     // MARK: - Libraries
     .target(
       name: "LoptCore",
-      dependencies: blas + [
-        "CLoptShims",
-        .product(name: "RealModule", package: "swift-numerics"),
-      ],
+      dependencies: blas + ["CLoptShims"],
       swiftSettings: strict
     ),
     .target(
@@ -85,24 +82,18 @@ let package = Package(
     ),
     .target(
       name: "LoptLearned",
-      dependencies: ["LoptCore", "LoptNN", "LoptOptimizers", "CLoptShims", "CLoptKernels"],
+      dependencies: ["LoptCore", "LoptOptimizers", "CLoptShims", "CLoptKernels"],
       resources: [.copy("Resources")],
       swiftSettings: strict
     ),
     .target(
       name: "LoptMeta",
-      dependencies: [
-        "LoptCore", "LoptOptimizers", "LoptTasks", "LoptLearned", "LoptEval", "CMPI",
-        .product(name: "Yams", package: "Yams"),
-      ],
+      dependencies: ["LoptCore", "LoptOptimizers", "LoptTasks", "LoptLearned", "LoptEval", "CMPI"],
       swiftSettings: strict
     ),
     .target(
       name: "LoptEval",
-      dependencies: [
-        "LoptCore", "LoptOptimizers", "LoptTasks", "LoptLearned",
-        .product(name: "Yams", package: "Yams"),
-      ],
+      dependencies: ["LoptCore", "LoptOptimizers", "LoptTasks"],
       resources: [.copy("Resources")],
       swiftSettings: strict
     ),
