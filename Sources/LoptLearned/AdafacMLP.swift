@@ -175,7 +175,7 @@ public struct AdafacMLP: LearnedOptimizer {
     public var factoredColumns: ParameterSet
     /// The full accumulator of rank < 2 tensors (reference `v_diag`).
     public var diagonal: ParameterSet
-    var views: [FactoredView?]
+    var factored: [FactoredShape?]
     var stepFeatures: [Float]
     var scratch: [Float]
   }
@@ -184,13 +184,13 @@ public struct AdafacMLP: LearnedOptimizer {
   public func makeState(for parameters: ParameterSet, totalSteps: Int) -> State {
     let k = configuration.decayCount
     let entries = parameters.layout.entries
-    let views = entries.map { FactoredView(shape: $0.shape) }
-    func layout(_ shape: (ParameterLayout.Entry, FactoredAxes?) -> [Int]) -> ParameterLayout {
+    let factored = entries.map { FactoredShape(shape: $0.shape) }
+    func layout(_ shape: (ParameterLayout.Entry, FactoredShape?) -> [Int]) -> ParameterLayout {
       ParameterLayout(
-        entries.map { (name: $0.name, shape: [k] + shape($0, FactoredAxes(shape: $0.shape))) })
+        entries.map { (name: $0.name, shape: [k] + shape($0, FactoredShape(shape: $0.shape))) })
     }
-    let scratch = zip(entries, views).map { entry, view in
-      kernel.scratchCount(for: tensor(count: entry.count, view: view))
+    let scratch = zip(entries, factored).map { entry, factored in
+      kernel.scratchCount(for: tensor(count: entry.count, factored: factored))
     }
     return State(
       iteration: 0, totalSteps: totalSteps,
@@ -202,7 +202,7 @@ public struct AdafacMLP: LearnedOptimizer {
       factoredColumns: ParameterSet(
         layout: layout { entry, axes in axes?.columnShape(of: entry.shape) ?? [0] }),
       diagonal: ParameterSet(layout: layout { entry, axes in axes == nil ? entry.shape : [0] }),
-      views: views, stepFeatures: [Float](repeating: 0, count: TrainingStepEmbedding.count),
+      factored: factored, stepFeatures: [Float](repeating: 0, count: TrainingStepEmbedding.count),
       scratch: [Float](repeating: 0, count: scratch.max() ?? 0))
   }
 
@@ -233,14 +233,14 @@ public struct AdafacMLP: LearnedOptimizer {
     let rowLayout = state.factoredRows.layout
     let columnLayout = state.factoredColumns.layout
     let diagonalLayout = state.diagonal.layout
-    let views = state.views
+    let factored = state.factored
     let rmsDecay = decays.rms
     metaParameters.withUnsafeBufferPointer { theta in
       gradients.withUnsafeBufferPointer { g in
         parameters.withUnsafeMutableBufferPointer { p in
           state.withBuffers(decays) { buffers in
             for (index, entry) in layout.entries.enumerated() {
-              var tensor = tensor(count: entry.count, view: views[index])
+              var tensor = tensor(count: entry.count, factored: factored[index])
               tensor.parameters = p.baseAddress! + entry.offset
               tensor.gradients = g.baseAddress! + entry.offset
               tensor.momentum = buffers.momentum + entry.offset * k
@@ -248,7 +248,7 @@ public struct AdafacMLP: LearnedOptimizer {
               tensor.rms = buffers.rms + entry.offset
               tensor.rmsDecay = rmsDecay
               tensor.adafactorDecays = buffers.adafactorDecays
-              if views[index] == nil {
+              if factored[index] == nil {
                 tensor.diagonal = buffers.diagonal + diagonalLayout.entries[index].offset
               } else {
                 tensor.rows = buffers.rows + rowLayout.entries[index].offset
@@ -269,8 +269,8 @@ public struct AdafacMLP: LearnedOptimizer {
     }
   }
 
-  /// A kernel tensor of `count` elements with no buffers yet: factored when `view` is given.
-  private func tensor(count: Int, view: FactoredView?) -> LoptPerParameterTensor {
+  /// A kernel tensor of `count` elements with no buffers yet: factored when `factored` is given.
+  private func tensor(count: Int, factored view: FactoredShape?) -> LoptPerParameterTensor {
     LoptPerParameterTensor(
       parameters: nil, gradients: nil, count: count, adafactor: 1, factored: view == nil ? 0 : 1,
       momentum: nil, momentumDecays: nil,

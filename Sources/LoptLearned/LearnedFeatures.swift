@@ -3,7 +3,7 @@ import Foundation
 import LoptCore
 
 // Per-parameter building blocks shared by MLPLOpt and AdafacMLP (VELO_SPEC.md §1.4, §1.9–§1.11,
-// §2): the factored-axis rule, the tanh training-step embedding, the per-element MLP and the C
+// §2): the tanh training-step embedding, the per-element MLP and the C
 // kernel that runs the "normalise the features over the tensor, run a small MLP per element"
 // step.
 
@@ -21,37 +21,6 @@ enum TrainingStepEmbedding {
   static func write(iteration: Int, into destination: UnsafeMutablePointer<Float>) {
     let t = Float(iteration)
     for k in 0..<timescales.count { destination[k] = tanh(t / timescales[k] - 1) }
-  }
-}
-
-/// The two axes a tensor's Adafactor statistics factor over (`factored_dims`, spec §1.4).
-///
-/// `row` (the reference's `d0`) is the largest axis and `column` (`d1`) the second largest,
-/// by a stable ascending sort of the extents: among equal extents the later axis is larger.
-struct FactoredAxes: Equatable, Sendable {
-  /// The largest axis, `d0`: the row statistics average over it.
-  let row: Int
-  /// The second-largest axis, `d1`: the column statistics average over it.
-  let column: Int
-
-  /// The factored axes of `shape`, or `nil` below rank 2.
-  init?(shape: [Int]) {
-    guard shape.count >= 2 else { return nil }
-    let order = shape.indices.sorted { (shape[$0], $0) < (shape[$1], $1) }
-    row = order[order.count - 1]
-    column = order[order.count - 2]
-  }
-
-  /// `shape` without the row axis: the shape of the row statistics (before the decay axis).
-  func rowShape(of shape: [Int]) -> [Int] { removing(row, from: shape) }
-
-  /// `shape` without the column axis: the shape of the column statistics.
-  func columnShape(of shape: [Int]) -> [Int] { removing(column, from: shape) }
-
-  private func removing(_ axis: Int, from shape: [Int]) -> [Int] {
-    var result = shape
-    result.remove(at: axis)
-    return result
   }
 }
 
@@ -125,30 +94,6 @@ extension PerParameterMLP {
       widths: widths,
       weightOffsets: (0..<layers).map { layout.entry(named: "\(prefix)w\($0)")!.offset },
       biasOffsets: (0..<layers).map { layout.entry(named: "\(prefix)b\($0)")!.offset })
-  }
-}
-
-/// A factored tensor's shape as the per-parameter kernel reads it: `[outer, a, middle, b, inner]`
-/// around its two factored axes `a` < `b` (in storage order), and which of them is the row axis.
-struct FactoredView: Sendable, Equatable {
-  let outer: Int
-  let extentA: Int
-  let middle: Int
-  let extentB: Int
-  let inner: Int
-  /// Whether the row axis (the largest, whose mean the row statistics take) is `a`.
-  let rowAxisIsA: Bool
-
-  /// The view of `shape`, or `nil` below rank 2.
-  init?(shape: [Int]) {
-    guard let axes = FactoredAxes(shape: shape) else { return nil }
-    let (a, b) = (min(axes.row, axes.column), max(axes.row, axes.column))
-    outer = shape[..<a].reduce(1, *)
-    extentA = shape[a]
-    middle = shape[(a + 1)..<b].reduce(1, *)
-    extentB = shape[b]
-    inner = shape[(b + 1)...].reduce(1, *)
-    rowAxisIsA = axes.row == a
   }
 }
 

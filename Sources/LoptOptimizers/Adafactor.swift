@@ -103,16 +103,13 @@ public struct Adafactor: LearningRateOptimizer {
     var scratchCount = 0
     for entry in parameters.layout.entries {
       var plan = Plan(range: entry.range, offset: offset, extents: nil, isLargestLow: false)
-      let order = entry.shape.indices.sorted { entry.shape[$0] < entry.shape[$1] }
-      if entry.shape.count >= 2, entry.shape[order[order.count - 2]] >= minimumFactoredSize {
-        let (d1, d0) = (order[order.count - 2], order[order.count - 1])
-        let (low, high) = (min(d0, d1), max(d0, d1))
-        let product = { (axes: Range<Int>) in axes.reduce(1) { $0 * entry.shape[$1] } }
+      if let factored = FactoredShape(shape: entry.shape),
+        entry.shape[factored.column] >= minimumFactoredSize
+      {
         plan.extents = [
-          product(0..<low), entry.shape[low], product((low + 1)..<high), entry.shape[high],
-          product((high + 1)..<entry.shape.count),
+          factored.outer, factored.extentA, factored.middle, factored.extentB, factored.inner,
         ]
-        plan.isLargestLow = d0 == low
+        plan.isLargestLow = factored.rowAxisIsA
       }
       offset += plan.statisticsCount
       scratchCount = max(scratchCount, entry.count + plan.statisticsCount)

@@ -85,19 +85,6 @@ extension AdafacMLP: SmallFixtureOptimizer {
     #expect(layout.entries.map(\.shape) == fixture.metaParameters.map(\.shape))
   }
 
-  @Test(arguments: [
-    ([784, 32], 0, 1), ([10, 10], 1, 0), ([3, 3, 16, 32], 3, 2), ([3, 3, 16, 16], 3, 2),
-    ([16, 16, 3, 3], 1, 0), ([3, 3, 2, 2], 1, 0), ([2, 3, 5], 2, 1), ([1, 6], 1, 0),
-  ])
-  func factoredAxesFollowTheStableSortRule(shape: [Int], row: Int, column: Int) throws {
-    let axes = try #require(FactoredAxes(shape: shape))
-    #expect(axes.row == row && axes.column == column)
-  }
-
-  @Test func scalarsAndVectorsAreNotFactored() {
-    #expect(FactoredAxes(shape: []) == nil && FactoredAxes(shape: [7]) == nil)
-  }
-
   @Test func stateShapesFollowTheFactoredRule() throws {
     let configuration = AdafacMLP.Configuration()
     let optimizer = try AdafacMLP(

@@ -1,5 +1,6 @@
 import Foundation
 import LoptCore
+import LoptOptimizers
 import Testing
 
 @testable import LoptLearned
@@ -238,7 +239,7 @@ struct PlainTensor {
     // row, column and root features.
     var factor = [[Double]](repeating: [], count: count)
     var tableFeatures = [[Double]](repeating: [], count: count)
-    if let axes = FactoredAxes(shape: shape) {
+    if let axes = FactoredShape(shape: shape) {
       let rowShape = axes.rowShape(of: shape)
       let columnShape = axes.columnShape(of: shape)
       let (rowCount, columnCount) = (rowShape.reduce(1, *), columnShape.reduce(1, *))
@@ -307,7 +308,7 @@ struct PlainTensor {
       let m = (0..<k).map { momentum[$0 * count + i] }
       let u = Self.rsqrt(rms[i] + 1e-6)
       let facMomentum: [Double]
-      if FactoredAxes(shape: shape) != nil {
+      if FactoredShape(shape: shape) != nil {
         facMomentum = zip(m, factor[i]).map { $0 * $1 }
       } else {
         facMomentum = (0..<k).map { m[$0] * Self.rsqrt(diagonal[$0 * count + i] + 1e-6) }

@@ -1,5 +1,6 @@
 import Foundation
 import LoptCore
+import LoptOptimizers
 
 extension VeLO {
   /// Everything VeLO carries between steps, plus the preallocated scratch of one step.
@@ -293,18 +294,12 @@ struct TensorPlan: Sendable {
     self.rowOffset = rowOffset
     self.columnOffset = columnOffset
     self.fullOffset = fullOffset
-    guard isFactored else { return }
-    // Stable ascending sort of the axes by size: among equal sizes the later axis is larger.
-    let sorted = shape.indices.sorted { (shape[$0], $0) < (shape[$1], $1) }
-    d0 = sorted[sorted.count - 1]
-    d1 = sorted[sorted.count - 2]
-    let (first, second) = (min(d0, d1), max(d0, d1))
-    a = shape[..<first].reduce(1, *)
-    x = shape[first]
-    b = shape[(first + 1)..<second].reduce(1, *)
-    y = shape[second]
-    c = shape[(second + 1)...].reduce(1, *)
-    d0IsX = d0 == first
+    guard let factored = FactoredShape(shape: shape) else { return }
+    (d0, d1) = (factored.row, factored.column)
+    (a, x, b, y, c) = (
+      factored.outer, factored.extentA, factored.middle, factored.extentB, factored.inner
+    )
+    d0IsX = factored.rowAxisIsA
     rowCount = shape[d0] == 0 ? 0 : count / shape[d0]
     columnCount = shape[d1] == 0 ? 0 : count / shape[d1]
   }
