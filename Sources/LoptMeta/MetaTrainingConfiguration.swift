@@ -183,6 +183,14 @@ public struct MetaTrainingConfiguration: Codable, Equatable, Sendable {
   /// The problems with the configuration; empty when usable.
   public var problems: [String] {
     var problems = estimator.problems + truncation.problems + outer.problems + families.problems
+    do {
+      try learnedOptimizer.configuration.validate()
+    } catch let error as CheckpointError {
+      guard case .architectureMismatch(let reason) = error else { preconditionFailure("\(error)") }
+      problems.append("learnedOptimizer: \(reason)")
+    } catch {
+      problems.append("learnedOptimizer: \(error)")
+    }
     switch (tasks.distribution, tasks.list) {
     case (_, nil):
       let name = tasks.resolvedDistribution
