@@ -3,6 +3,7 @@ import Foundation
 import LoptCore
 import LoptEval
 import LoptMeta
+import LoptTasks
 import Synchronization
 
 /// `lopt meta-train`: meta-trains a learned optimizer with evolution strategies.
@@ -52,6 +53,8 @@ struct MetaTrain: ParsableCommand {
     var configuration: MetaTrainingConfiguration
     do {
       configuration = try MetaTrainingConfiguration(yaml: String(decoding: data, as: UTF8.self))
+    } catch let error as TaskSpecError {
+      throw ValidationError("\(path): \(error.reason)")
     } catch {
       throw ValidationError("\(path): \(error)")
     }

@@ -130,8 +130,7 @@ public struct EvaluationSuite: Equatable, Sendable {
       if case .unknownField(let key) = error {
         throw SuiteError.invalid(suite: source, reason: "unknown key '\(key)'")
       }
-      throw SuiteError.invalid(
-        suite: source, reason: error.description.replacingOccurrences(of: "task spec: ", with: ""))
+      throw SuiteError.invalid(suite: source, reason: error.reason)
     }
     self.name = name
     summary = file.description

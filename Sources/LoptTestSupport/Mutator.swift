@@ -1,5 +1,10 @@
+import Foundation
+
 /// Deterministic mutations of valid inputs, for property-style fuzz tests of file readers.
 ///
+/// ``mutateValues(_:)`` edits a JSON-model document (what `JSONSerialization` and YAML
+/// readers produce): numbers, strings and lists replaced by edge values, keys dropped or
+/// misspelt, so the syntax stays valid and the reader's checks are what is exercised.
 /// Each ``mutate(_:)`` applies one to four edits chosen from: a flipped bit, a byte set to an
 /// edge value, four or eight bytes overwritten with an edge integer or float (either byte
 /// order), a truncation, a deleted range, a duplicated range, and a token inserted or
@@ -36,6 +41,43 @@ public struct Mutator {
   private mutating func range(in bytes: [UInt8]) -> Range<Int> {
     let start = next(bytes.count + 1)
     return start..<(start + next(min(bytes.count - start, 64) + 1))
+  }
+
+  /// The values ``mutateValues(_:)`` substitutes.
+  nonisolated(unsafe) private static let edgeValues: [Any] = [  // immutable after initialisation
+    -1, 0, 1, 4096, 16_384, 1_000_000_000, Int.max, Int.min, 1e300, -1e300, 0.5, "", "x",
+    NSNull(), [Any](), [String: Any](), [16_384, 16_384], true,
+  ]
+
+  /// `document` with one to three of its values, keys or list lengths edited.
+  public mutating func mutateValues(_ document: Any) -> Any {
+    var result = document
+    for _ in 0...next(3) { result = edit(result, depth: 0) }
+    return result
+  }
+
+  /// Edits one place in `value`: here with probability ½ at each level, else in a child.
+  private mutating func edit(_ value: Any, depth: Int) -> Any {
+    if var map = value as? [String: Any], !map.isEmpty, depth < 16, next(4) != 0 {
+      let key = map.keys.sorted()[next(map.count)]
+      switch next(8) {
+      case 0: map[key] = nil
+      case 1: map[key + "s"] = map.removeValue(forKey: key)
+      default: map[key] = edit(map[key]!, depth: depth + 1)
+      }
+      return map
+    }
+    if var list = value as? [Any], !list.isEmpty, depth < 16, next(4) != 0 {
+      switch next(6) {
+      case 0: list.removeLast()
+      case 1: list += Array(repeating: list[0], count: 1 + next(64))
+      default:
+        let index = next(list.count)
+        list[index] = edit(list[index], depth: depth + 1)
+      }
+      return list
+    }
+    return Self.edgeValues[next(Self.edgeValues.count)]
   }
 
   /// `input` with one to four random edits.
