@@ -41,6 +41,10 @@ public struct TrainingResult: Sendable {
   public var records: [TrainingRecord]
 }
 
+/// The longest training run a user file or flag may ask for: ten million steps, whose loss
+/// history alone is 40 MB.
+public let maximumTrainingSteps = 10_000_000
+
 /// Trains `task` with `optimizer` for `steps` steps from parameters drawn with `key`.
 ///
 /// Each step computes the loss and gradient on that step's batch, checks both are finite and
