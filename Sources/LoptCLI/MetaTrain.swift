@@ -42,6 +42,11 @@ struct MetaTrain: ParsableCommand {
     if config == nil && !resume {
       throw ValidationError("give a CONFIG file (or --resume to continue RUN_DIR's run)")
     }
+    try FlagChecks.checkNotEmpty(out, flag: "--out")
+    if let outerSteps {
+      try FlagChecks.check(outerSteps, in: 0...maximumTrainingSteps, flag: "--outer-steps")
+    }
+    if let threads { try FlagChecks.check(threads, in: 0...1024, flag: "--threads") }
   }
 
   func run() throws {

@@ -22,6 +22,10 @@ struct CostModelOptions: ParsableArguments {
   @Option(help: "Look for data files here first (also: the LOPT_DATA_DIR environment variable).")
   var dataDir: String?
 
+  func validate() throws {
+    try FlagChecks.checkDirectory(dataDir, flag: "--data-dir")
+  }
+
   /// The calibration from `--calibration`, or the shipped one.
   func costModel() throws -> CostModel {
     guard let calibration else { return .default }
@@ -93,7 +97,7 @@ struct TasksSample: ParsableCommand {
     guard (family == nil) != (distribution == nil) else {
       throw ValidationError("give exactly one of --family and --distribution")
     }
-    guard count > 0 else { throw ValidationError("--count must be positive, got \(count)") }
+    try FlagChecks.check(count, in: 1...100_000, flag: "--count")
     if let budget, !(budget > 0) {
       throw ValidationError("--budget must be a positive number of seconds, got \(budget)")
     }

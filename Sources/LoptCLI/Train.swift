@@ -34,7 +34,7 @@ struct Train: ParsableCommand {
   var metrics: String?
 
   func validate() throws {
-    guard steps > 0 else { throw ValidationError("--steps must be positive, got \(steps)") }
+    try FlagChecks.check(steps, in: 1...maximumTrainingSteps, flag: "--steps")
     guard logEvery > 0 else {
       throw ValidationError("--log-every must be positive, got \(logEvery)")
     }

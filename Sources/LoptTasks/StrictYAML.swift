@@ -15,13 +15,14 @@ public enum StrictYAML {
   public static func decode<T: Codable>(_ type: T.Type, from yaml: String, defaults: T) throws -> T
   {
     let base = try JSONSerialization.jsonObject(with: JSONEncoder().encode(defaults))
-    let document = try object(from: yaml) ?? NSNull()
-    guard document is NSNull || document is [String: Any] else {
+    let document = try object(from: yaml) ?? [String: Any]()
+    guard document is [String: Any] else {
+      let found =
+        document is [Any] ? "a list" : document is NSNull ? "null" : "the value '\(document)'"
       throw TaskSpecError.malformed(
-        "the document must be a map of settings (key: value lines), found "
-          + (document is [Any] ? "a list" : "the single value '\(document)'"))
+        "the document must be a map of settings (key: value lines), found \(found)")
     }
-    let merged = merge(base, over: document is NSNull ? [String: Any]() : document)
+    let merged = merge(base, over: document)
     return try StrictJSON.decode(type, from: try JSONSerialization.data(withJSONObject: merged))
   }
 

@@ -23,7 +23,7 @@ import Testing
   @Test(arguments: [
     (["--grid", "0.1,x"], "--grid takes positive learning rates"),
     (["--grid", "0.1,-1"], "--grid takes positive learning rates"),
-    (["--seeds", "0"], "--seeds must be positive"),
+    (["--seeds", "0"], "--seeds must be in 1...1000, got 0"),
     (["--lr", "0.1"], "--lr cannot be combined with tune"),
   ])
   func rejectsBadSweepOptions(arguments: [String], message: String) {
