@@ -148,8 +148,9 @@ public enum EvaluationReport {
       \(task.parameterCount) parameters; \(task.steps) steps (baselines \(task.baselineSteps)).
       """
     let speedupColumns = baselines.map { "speedup vs \($0)" }.joined(separator: " | ")
+    let name = escaped(task.name)
     var lines = [
-      "", "### \(task.name)", "", about, "",
+      "", "### \(name)", "", about, "",
       "| optimizer | learning rate | final loss | loss / tuned Adam | \(speedupColumns) |",
       "| --- | ---: | ---: | ---: |" + String(repeating: " ---: |", count: baselines.count),
     ]
@@ -175,7 +176,7 @@ public enum EvaluationReport {
       let cells = values.map { $0.map { number(Double($0)) } ?? "diverged" }
       lines.append("| \(baseline.name) | \(cells.joined(separator: " | ")) |")
     }
-    lines += ["", "![Loss curves on \(task.name)](\(lossPlotName(task)))"]
+    lines += ["", "![Loss curves on \(name)](\(lossPlotName(task)))"]
     return lines
   }
 
@@ -242,5 +243,20 @@ public enum EvaluationReport {
   private static func plural(_ count: Int) -> String { count == 1 ? "" : "s" }
 
   /// Four significant digits.
+  /// `text` as literal Markdown: punctuation that Markdown or HTML would interpret is
+  /// backslash-escaped, line breaks become spaces (suite task names are user text).
+  static func escaped(_ text: String) -> String {
+    var result = ""
+    for character in text {
+      if character.isNewline {
+        result.append(" ")
+      } else {
+        if "\\`*_[]<>#!|&".contains(character) { result.append("\\") }
+        result.append(character)
+      }
+    }
+    return result
+  }
+
   static func number(_ value: Double) -> String { String(format: "%.4g", value) }
 }

@@ -59,10 +59,10 @@ public struct RunRecord: Codable, Equatable, Sendable {
   public var hasDiverged: Bool { divergedAtStep != nil }
 
   /// Whether the record is one a run of its key can produce: a divergence inside the run, or
-  /// one finite loss per step.
+  /// one loss per step.
   public var isConsistent: Bool {
     if let step = divergedAtStep { return (0..<key.steps).contains(step) }
-    return losses.count == key.steps && losses.allSatisfy(\.isFinite)
+    return losses.count == key.steps
   }
 }
 
