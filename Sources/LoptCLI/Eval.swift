@@ -173,7 +173,7 @@ struct Eval: ParsableCommand {
   /// - Throws: ``LoptLearned/CheckpointError`` for a checkpoint that does not load.
   static func learned(_ url: URL, name value: String) throws -> EvaluatedOptimizer {
     let checkpoint = try Checkpoint.load(url)
-    let bytes = try Data(contentsOf: url)
+    let bytes = try FileContents.read(url)
     return EvaluatedOptimizer(
       name: value,
       identity:

@@ -83,13 +83,7 @@ struct TaskOptions: ParsableArguments {
     if let task { return try TaskSpec(named: task) }
     guard let spec else { return nil }
     let url = URL(fileURLWithPath: spec)
-    let contents: Data
-    do {
-      contents = try Data(contentsOf: url)
-    } catch {
-      throw ValidationError("cannot read the spec file \(spec): \(error.localizedDescription)")
-    }
-    return try TaskSpec(json: contents)
+    return try TaskSpec(json: FileContents.read(url))
   }
 
   /// Loads the data and builds the task; `key` fixes the order of the batches of the default

@@ -29,7 +29,7 @@ struct CostModelOptions: ParsableArguments {
   /// The calibration from `--calibration`, or the shipped one.
   func costModel() throws -> CostModel {
     guard let calibration else { return .default }
-    return try CostModel(json: Data(contentsOf: URL(fileURLWithPath: calibration)))
+    return try CostModel(json: FileContents.read(URL(fileURLWithPath: calibration)))
   }
 }
 
@@ -135,7 +135,7 @@ struct TasksSample: ParsableCommand {
         "unknown distribution '\(name)': not a built-in ("
           + TaskDistribution.builtIn.keys.sorted().joined(separator: ", ") + ") nor a file")
     }
-    return try TaskDistribution(json: Data(contentsOf: URL(fileURLWithPath: name)))
+    return try TaskDistribution(json: FileContents.read(URL(fileURLWithPath: name)))
   }
 }
 

@@ -1,5 +1,6 @@
 import CZlib
 import Foundation
+import LoptCore
 
 /// Reading data files from disk, gunzipping them when they start with the gzip magic number.
 ///
@@ -21,12 +22,8 @@ enum DataFile {
   ///   or `.gzipCorrupt`.
   static func read(_ url: URL, expectedSize: ([UInt8]) -> Int? = { _ in nil }) throws -> [UInt8] {
     let path = url.path
-    var isDirectory: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+    guard FileManager.default.fileExists(atPath: path) else {
       throw DatasetError.fileNotFound(file: path, searched: [path])
-    }
-    guard !isDirectory.boolValue else {
-      throw DatasetError.unreadable(path: path, reason: "it is a directory, not a file")
     }
     let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
     guard size <= maximumBytes else {
@@ -34,9 +31,9 @@ enum DataFile {
     }
     let bytes: [UInt8]
     do {
-      bytes = [UInt8](try Data(contentsOf: url))
-    } catch {
-      throw DatasetError.unreadable(path: path, reason: error.localizedDescription)
+      bytes = [UInt8](try FileContents.read(url))
+    } catch let error as FileReadError {
+      throw DatasetError.unreadable(path: path, reason: error.reason)
     }
     guard bytes.starts(with: [0x1F, 0x8B]) else { return bytes }
     return try gunzip(bytes, path: path, expectedSize: expectedSize)

@@ -76,11 +76,13 @@ public struct RunCache: Sendable {
   /// The folder holding the files.
   public let directory: URL
 
-  /// A cache in `directory`, created if needed.
+  /// A cache in `directory`, created if needed; temporary files of writes killed over an
+  /// hour ago are removed.
   ///
   /// - Throws: a Foundation error if the folder cannot be created.
   public init(directory: URL) throws {
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    AtomicFile.removeStaleTemporaryFiles(in: directory, olderThan: 3600)
     self.directory = directory
   }
 

@@ -86,10 +86,9 @@ public struct Checkpoint: Equatable, Sendable {
   ) throws -> Checkpoint {
     let bytes: [UInt8]
     do {
-      bytes = Array(try Data(contentsOf: url))
-    } catch {
-      throw CheckpointError.inFile(
-        path: url.path, .unrecognizedFormat(reason: "cannot read: \(error.localizedDescription)"))
+      bytes = Array(try FileContents.read(url))
+    } catch let error as FileReadError {
+      throw CheckpointError.inFile(path: url.path, .unrecognizedFormat(reason: error.reason))
     }
     do {
       return try decode(bytes, configuration: configuration)

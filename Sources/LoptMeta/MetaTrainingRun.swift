@@ -181,6 +181,7 @@ struct MetaTrainingRun<Optimizer: LearnedOptimizer> {
     }
     let lock = isWriter ? try directory.lock() : nil
     defer { withExtendedLifetime(lock) {} }
+    if isWriter { AtomicFile.removeStaleTemporaryFiles(in: directory.url, olderThan: 0) }
     if resume {
       let template = RunCheckpoint(
         theta: trainer.theta, outer: trainer.outer, step: 0, coreSeconds: 0,

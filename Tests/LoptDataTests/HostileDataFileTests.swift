@@ -70,7 +70,7 @@ import Testing
     let error = expectDatasetError(mentioning: directory.path) {
       _ = try TextCorpus.load(.austen, locator: folder.locator)
     }
-    #expect(error?.description.contains("directory") == true)
+    #expect(error?.description.contains("is a folder, not a file") == true)
   }
 
   /// 2,000 mutations of a small IDX file, plain and gzipped: reading only throws
