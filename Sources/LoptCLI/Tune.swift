@@ -62,6 +62,7 @@ struct Tune: ParsableCommand {
   func validate() throws {
     try FlagChecks.check(steps, in: 1...maximumTrainingSteps, flag: "--steps")
     try FlagChecks.check(seeds, in: 1...1000, flag: "--seeds")
+    if let output { try FlagChecks.checkNotEmpty(output, flag: "--output") }
     _ = try learningRates
     if optimizer.lr != nil {
       throw ValidationError("--lr cannot be combined with tune: use --grid to choose the rates")

@@ -70,8 +70,9 @@ public enum AtomicFile {
         random.allSatisfy(\.isHexDigit)
       else { return false }
       let path = directory.appendingPathComponent(name).path
-      let modified = (try? FileManager.default.attributesOfItem(atPath: path))?[
-        .modificationDate] as? Date
+      let modified =
+        (try? FileManager.default.attributesOfItem(atPath: path))?[
+          .modificationDate] as? Date
       guard let modified, modified <= cutoff else { return false }
       return (try? FileManager.default.removeItem(atPath: path)) != nil
     }

@@ -40,7 +40,8 @@ public enum FileContents {
       return try Data(contentsOf: url)
     } catch {
       let code = (error as NSError).userInfo[NSUnderlyingErrorKey].map { "\($0)" } ?? ""
-      throw FileReadError(path: path, reason: "cannot be read (\(code.isEmpty ? "I/O error" : code))")
+      throw FileReadError(
+        path: path, reason: "cannot be read (\(code.isEmpty ? "I/O error" : code))")
     }
   }
 }

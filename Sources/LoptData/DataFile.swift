@@ -18,6 +18,7 @@ enum DataFile {
   ///   - url: the file.
   ///   - expectedSize: given the bytes decompressed so far, the file's full size when the
   ///     prefix tells it (an IDX header), else `nil`; inflation stops one byte past it.
+  /// - Returns: the file's bytes, decompressed.
   /// - Throws: ``DatasetError`` `.fileNotFound`, `.unreadable`, `.tooLarge`, `.gzipTruncated`
   ///   or `.gzipCorrupt`.
   static func read(_ url: URL, expectedSize: ([UInt8]) -> Int? = { _ in nil }) throws -> [UInt8] {

@@ -242,7 +242,6 @@ public enum EvaluationReport {
 
   private static func plural(_ count: Int) -> String { count == 1 ? "" : "s" }
 
-  /// Four significant digits.
   /// `text` as literal Markdown: punctuation that Markdown or HTML would interpret is
   /// backslash-escaped, line breaks become spaces (suite task names are user text).
   static func escaped(_ text: String) -> String {
@@ -258,5 +257,6 @@ public enum EvaluationReport {
     return result
   }
 
+  /// Four significant digits.
   static func number(_ value: Double) -> String { String(format: "%.4g", value) }
 }

@@ -233,7 +233,8 @@ extension Checkpoint {
     guard !overflow, bytes.count == byteCount else {
       throw CheckpointError.malformed(
         keyPath: path,
-        reason: "shape \(shape) of \(dtype) needs \(overflow ? "more than Int.max" : "\(byteCount)") "
+        reason:
+          "shape \(shape) of \(dtype) needs \(overflow ? "more than Int.max" : "\(byteCount)") "
           + "bytes, the array has \(bytes.count)")
     }
     let scalars = bytes.withUnsafeBytes { raw -> [Float] in

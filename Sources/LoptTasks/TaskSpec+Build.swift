@@ -100,7 +100,10 @@ extension TaskSpec {
     let bytes = estimatedBytes(of: cost)
     guard bytes <= Double(maximumBytes) else {
       throw TaskSpecError.invalidModel(
-        "the model needs about " + String(format: "%.4g MiB (%.4g parameters, %.4g ", bytes / 1_048_576, cost.parameters, cost.activations)
+        "the model needs about "
+          + String(
+            format: "%.4g MiB (%.4g parameters, %.4g ", bytes / 1_048_576, cost.parameters,
+            cost.activations)
           + "activations per step), more than the "
           + "\(maximumBytes >> 20) MiB a task may use; choose smaller widths, sequences or batches")
     }

@@ -51,6 +51,14 @@ import Testing
     #expect(report.contains("warning: 1 meta-parameters are NaN or infinite"))
   }
 
+  @Test(arguments: [
+    ["meta-train", "c.yaml", "--out", ""], ["plot", "m.jsonl", "-o", " "],
+    ["meta-train", "c.yaml", "--out", "r", "--outer-steps", "\(Int.max)"],
+  ])
+  func emptyOutputPathsAndHugeCountsAreRefused(arguments: [String]) {
+    #expect(throws: (any Error).self) { _ = try LoptCommand.parseAsRoot(arguments) }
+  }
+
   @Test func aFolderGivenAsACheckpointIsNamedClearly() throws {
     let folder = FileManager.default.temporaryDirectory.path
     let error = #expect(throws: CheckpointError.self) {

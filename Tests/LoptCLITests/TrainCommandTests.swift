@@ -17,7 +17,9 @@ import Testing
     #expect(try train.task.hiddenWidths == [64, 32])
     #expect(train.task.batch == 16 && train.steps == 50 && train.seed == 9)
     #expect(train.optimizer.lr == 0.01)
-    #expect(train.logEvery == 5 && train.metrics == "m.jsonl" && train.task.dataDir == NSTemporaryDirectory())
+    #expect(
+      train.logEvery == 5 && train.metrics == "m.jsonl"
+        && train.task.dataDir == NSTemporaryDirectory())
   }
 
   @Test func emptyHiddenMeansALinearClassifier() throws {
@@ -33,7 +35,9 @@ import Testing
     (["--batch", "0"], "--batch must be in 1...4096, got 0"),
     (["--steps=-3"], "--steps must be in 1...10000000, got -3"),
     (["--steps", "\(Int.max)"], "--steps must be in 1...10000000"),
-    (["--data-dir", "/nonexistent/lopt-data"], "--data-dir '/nonexistent/lopt-data' does not exist"),
+    (
+      ["--data-dir", "/nonexistent/lopt-data"], "--data-dir '/nonexistent/lopt-data' does not exist"
+    ),
     (["--data-dir", ""], "--data-dir '' does not exist"),
     (["--data-dir", "/etc/hostname"], "is a file, not a folder"),
     (["--lr=-1"], "--lr must be a positive number"),

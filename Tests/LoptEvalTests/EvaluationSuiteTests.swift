@@ -52,7 +52,10 @@ import Testing
     ("- just a list\n", "a suite is a YAML map with a 'tasks' list"),
     ("steps: 0\ntasks:\n  - task: ae-mnist8\n", "steps must be in 1...10000000, got 0"),
     ("seeds: 1000000000\ntasks:\n  - task: ae-mnist8\n", "seeds must be in 1...1000"),
-    ("tasks:\n  - task: ae-mnist8\n    stepMultiple: 4611686018427387904\n", "stepMultiple must be in 1...1000"),
+    (
+      "tasks:\n  - task: ae-mnist8\n    stepMultiple: 4611686018427387904\n",
+      "stepMultiple must be in 1...1000"
+    ),
   ])
   func rejectsBadSuitesNamingTheProblem(yaml: String, message: String) {
     do {

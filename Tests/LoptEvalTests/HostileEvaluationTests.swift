@@ -100,7 +100,9 @@ import Testing
   @Test func anAliasBombSuiteFailsAtOnce() {
     var yaml = "a0: &a0 [l,l,l,l,l,l,l,l,l]\n"
     for level in 1...12 {
-      yaml += "a\(level): &a\(level) [" + Array(repeating: "*a\(level - 1)", count: 9)
+      yaml +=
+        "a\(level): &a\(level) ["
+        + Array(repeating: "*a\(level - 1)", count: 9)
         .joined(separator: ",") + "]\n"
     }
     yaml += "tasks:\n  - task: ae-mnist8\n"
@@ -125,7 +127,8 @@ import Testing
     for round in 0..<3000 {
       let text: String
       if round % 2 == 0 {
-        text = String(decoding: mutator.mutate(Array(texts[round % texts.count].utf8)), as: UTF8.self)
+        text = String(
+          decoding: mutator.mutate(Array(texts[round % texts.count].utf8)), as: UTF8.self)
       } else {
         let json = try JSONSerialization.data(
           withJSONObject: mutator.mutateValues(documents[round % documents.count]),

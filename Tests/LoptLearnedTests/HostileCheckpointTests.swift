@@ -73,8 +73,9 @@ import Testing
   ) throws {
     var file = try #require(
       try Self.safetensorsFiles().first { $0.metadata["kind"] == kind })
-    let stored = try JSONSerialization.jsonObject(
-      with: Data(file.metadata["configuration"]!.utf8)) as! [String: Any]
+    let stored =
+      try JSONSerialization.jsonObject(
+        with: Data(file.metadata["configuration"]!.utf8)) as! [String: Any]
     let changes = try JSONSerialization.jsonObject(with: Data(change.utf8)) as! [String: Any]
     let merged = stored.merging(changes) { $1 }
     file.metadata["configuration"] = String(

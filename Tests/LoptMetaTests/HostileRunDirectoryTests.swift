@@ -95,10 +95,14 @@ import Testing
     ("outer: {steps: 9223372036854775807}", "outer.steps"),
     ("truncation: {kind: constant, length: 1000000000}", "truncation.length"),
     ("learnedOptimizer: {kind: mlp_lopt, mlpLOpt: {hiddenSize: -1}}", "hiddenSize is -1"),
-    ("learnedOptimizer: {kind: velo, velo: {lstmHiddenSize: 4611686018427387904}}",
-     "lstmHiddenSize is 4611686018427387904"),
-    ("learnedOptimizer: {kind: adafac_mlp, adafacMLP: {hiddenLayers: 1000000000}}",
-     "hiddenLayers is 1000000000"),
+    (
+      "learnedOptimizer: {kind: velo, velo: {lstmHiddenSize: 4611686018427387904}}",
+      "lstmHiddenSize is 4611686018427387904"
+    ),
+    (
+      "learnedOptimizer: {kind: adafac_mlp, adafacMLP: {hiddenLayers: 1000000000}}",
+      "hiddenLayers is 1000000000"
+    ),
   ])
   func hostileSizesInAConfigurationAreNamed(yaml: String, named: String) {
     let error = #expect(throws: MetaTrainingError.self) {
@@ -110,11 +114,12 @@ import Testing
   /// 3,000 mutations of a meta-training configuration (half its bytes, half its values):
   /// reading only throws `TaskSpecError` or `MetaTrainingError`.
   @Test func fuzzedConfigurationsOnlyThrow() throws {
-    let yaml = MetaTrainingRunTests.tinyYAML + """
+    let yaml =
+      MetaTrainingRunTests.tinyYAML + """
 
-      evaluation: {every: 0, steps: 5, seeds: 1, grid: [0.001, 0.01]}
-      families: {slots: 2}
-      """
+        evaluation: {every: 0, steps: 5, seeds: 1, grid: [0.001, 0.01]}
+        families: {slots: 2}
+        """
     let seedYAML = yaml.replacingOccurrences(
       of: "evaluation: {every: 0, steps: 5, seeds: 1}\n", with: "")
     let document = try #require(try StrictYAML.object(from: seedYAML))

@@ -61,7 +61,8 @@ import Testing
     let json = #"{"family": "image-mlp", "batchSize": 8, "batchSize": 9999}"#
     let jsonError = #expect(throws: TaskSpecError.self) { try TaskSpec(json: Data(json.utf8)) }
     #expect(jsonError?.description.contains("'batchSize' appears twice") == true)
-    #expect(StrictJSON.firstDuplicateKey(in: Data(#"{"a": [{"b": 1}, {"b": 2}], "c": "a"}"#.utf8)) == nil)
+    #expect(
+      StrictJSON.firstDuplicateKey(in: Data(#"{"a": [{"b": 1}, {"b": 2}], "c": "a"}"#.utf8)) == nil)
   }
 
   @Test func aWrongTypeAtTheTopNamesTheDocument() {
