@@ -9,7 +9,8 @@
 #    LOPT_PEERS_DIR) when its Python (LOPT_PEER_PYTHON, else ~/.venvs/peers/bin/python, else
 #    python3) can import jax and optax; otherwise it says it was skipped. With
 #    LOPT_LEARNED_OPTIMIZATION naming a google/learned_optimization checkout it also times the
-#    reference VeLO's update.
+#    reference VeLO's update and its truncated-ES meta-training (the same workload as
+#    configs/peer-truncated-es.yaml; without it the report uses RESULTS.md's figure, saying so).
 # 4. Tables of Lopt / JAX ratios (training steps; VeLO and Adam updates).
 # 5. Distributed meta-training (bench_meta_mpi below): outer steps/s of configs/fast-mlp.yaml
 #    with 1 and 2 ranks, bytes each rank sends per outer step, the MPI_Allgather latency of
@@ -172,10 +173,10 @@ else
   export PYTHONPATH="${LOPT_LEARNED_OPTIMIZATION:-}${PYTHONPATH:+:$PYTHONPATH}"
   only=mlp_small,mlp_large
   if "$python" -c "import learned_optimization.research.general_lopt.hyper_v2" 2>/dev/null; then
-    only="$only,opt_update"
+    only="$only,opt_update,es"
   else
-    echo "   VeLO update row skipped: set LOPT_LEARNED_OPTIMIZATION to a learned_optimization"
-    echo "   checkout (see $peers/README.md)"
+    echo "   VeLO update and truncated-ES rows skipped: set LOPT_LEARNED_OPTIMIZATION to a"
+    echo "   learned_optimization checkout (see $peers/README.md)"
   fi
   "$python" "$peers/bench_peers.py" --only "$only" --threads 1 --repeats 5 \
     --out "$out/peers.json" >/dev/null

@@ -14,6 +14,9 @@ WORKLOADS = {"mlp_small": "MLP 64-32-10, batch 128, Adam", "mlp_large": "MLP 784
 # VeLO's per-parameter work is about 450 flop; at ~100 GFLOP/s on one core that is 4.5 ns.
 FLOOR_NS = 4.5
 
+# learned_optimization's truncated ES with MLPLOpt, one thread (../shared/peers RESULTS.md §iv).
+PEER_TRUNCATED_ES = 3218
+
 
 def fmt(result):
     return f"{result['median']:,.0f} ({result['min']:,.0f}–{result['max']:,.0f})"
@@ -21,13 +24,15 @@ def fmt(result):
 
 def main():
     lopt = {r["name"]: r for r in json.load(open(sys.argv[1]))}
-    peers, updates = {}, {}
+    peers, updates, es = {}, {}, None
     if len(sys.argv) > 2 and os.path.exists(sys.argv[2]):
         for r in json.load(open(sys.argv[2]))["results"]:
             if r["threads"] != 1:
                 continue
             if r["impl"] == "jax-jit":
                 peers[r["bench"]] = r
+            elif r["bench"] == "es" and "mlp_lopt" in r["impl"] and "median" in r:
+                es = r
             elif r["bench"] == "opt_update" and "median" in r:
                 impl = "velo" if r["impl"].startswith("velo") else "adam"
                 updates[(impl, r["n"], r["layout"])] = r
@@ -41,6 +46,20 @@ def main():
         else:
             peer, ratio = "not measured", "–"
         print(f"| {title} | {fmt(ours)} | {peer} | {ratio} |")
+
+    ours = lopt.get("meta_train_peer_workload")
+    if ours:
+        if es:
+            peer, source = es["median"], "measured in this run"
+        else:
+            peer, source = PEER_TRUNCATED_ES, "RESULTS.md §iv, not measured in this run"
+        print()
+        print("Truncated-ES meta-training with MLPLOpt (learned_optimization's benchmark workload), "
+              "inner steps/s, one thread:")
+        print()
+        print("| Lopt | learned_optimization | Lopt / peer |")
+        print("| ---: | ---: | ---: |")
+        print(f"| {fmt(ours)} | {peer:,.0f} ({source}) | {ours['median'] / peer:.1f}× |")
 
     rows = sorted({tuple(k.split("_")[3:]) for k in lopt if k.startswith("opt_update_velo_")},
                   key=lambda k: (int(k[0]), k[1]))

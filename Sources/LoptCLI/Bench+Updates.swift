@@ -32,18 +32,35 @@ struct UpdateWorkload {
 extension Bench {
   /// Microseconds per update of VeLO (the released sizes, random meta-parameters, 1e6 planned
   /// steps) and Adam for every ``UpdateWorkload``, and of ScheduledAdamLOpt at θ₀ (Adam with the
-  /// schedule and the controller; the residual is inactive) at 1e4 and 1e6 parameters, in blocks
-  /// of about `blockSeconds`.
+  /// schedule and the controller; the residual is inactive), AdafacMLP and MLPLOpt (default
+  /// sizes, random meta-parameters) at 1e4 and 1e6 parameters, in blocks of about
+  /// `blockSeconds`.
   func measureUpdates() -> [BenchResult] {
     let velo = VeLO(configuration: .init(), key: RandomKey(seed: 0))
     let theta = ScheduledAdamLOpt.initialMetaParameters(for: .init(), key: RandomKey(seed: 0))
-    guard let scheduledAdam = try? ScheduledAdamLOpt(configuration: .init(), metaParameters: theta)
-    else { preconditionFailure("θ₀ of the default configuration is valid") }
-    let labels = ["velo": "VeLO", "adam": "Adam", "scheduledadam": "ScheduledAdamLOpt"]
+    guard let scheduledAdam = try? ScheduledAdamLOpt(configuration: .init(), metaParameters: theta),
+      let adafacMLP = try? AdafacMLP(
+        configuration: .init(),
+        metaParameters: AdafacMLP.initialMetaParameters(for: .init(), key: RandomKey(seed: 0))),
+      let mlpLOpt = try? MLPLOpt(
+        configuration: .init(),
+        metaParameters: MLPLOpt.initialMetaParameters(for: .init(), key: RandomKey(seed: 0)))
+    else { preconditionFailure("random meta-parameters of the default configurations are valid") }
+    let labels = [
+      "velo": "VeLO", "adam": "Adam", "scheduledadam": "ScheduledAdamLOpt",
+      "adafacmlp": "AdafacMLP", "mlplopt": "MLPLOpt",
+    ]
+    // Flops per parameter of the reference computation (the MLP's multiply-adds and the
+    // features), for the fraction of a ~100 GFLOP/s core's floor.
+    let adafacFlops: Double = 2 * (39 * 4 + 4 * 4 + 4 * 2) + 60
+    let mlpFlops: Double = 2 * (19 * 32 + 32 * 32 + 32 * 2) + 20
+    let flops = ["adafacmlp": adafacFlops, "mlplopt": mlpFlops]
     var results: [BenchResult] = []
     for workload in UpdateWorkload.all {
       let names =
-        ["velo", "adam"] + ([10_000, 1_000_000].contains(workload.count) ? ["scheduledadam"] : [])
+        ["velo", "adam"]
+        + ([10_000, 1_000_000].contains(workload.count)
+          ? ["scheduledadam", "adafacmlp", "mlplopt"] : [])
       for name in names {
         var (parameters, gradients) = workload.inputs()
         let update: () -> Void
@@ -56,6 +73,12 @@ extension Bench {
           update = {
             scheduledAdam.update(&parameters, gradients: gradients, loss: 1, state: &state)
           }
+        case "adafacmlp":
+          var state = adafacMLP.makeState(for: parameters, totalSteps: 1_000_000)
+          update = { adafacMLP.update(&parameters, gradients: gradients, loss: 1, state: &state) }
+        case "mlplopt":
+          var state = mlpLOpt.makeState(for: parameters, totalSteps: 1_000_000)
+          update = { mlpLOpt.update(&parameters, gradients: gradients, loss: 1, state: &state) }
         default:
           let adam = Adam(learningRate: 1e-3)
           var state = adam.makeState(for: parameters, totalSteps: 0)
@@ -68,10 +91,13 @@ extension Bench {
           median: 1e6 / rates.median, min: 1e6 / rates.max, max: 1e6 / rates.min,
           stepsPerBlock: rates.count, repeats: repeats, unit: "us")
         let perParameter = result.median * 1e3 / Double(workload.count)
+        let floor = flops[name].map {
+          String(format: ", %.1f× the %.1f ns compute floor", perParameter / ($0 / 100), $0 / 100)
+        }
         print(
           "\(labels[name]!) update, \(workload.count) parameters "
             + "\(workload.shape): \(String(format: "%.1f µs (%.2f ns per parameter)", result.median, perParameter))"
-        )
+            + (floor ?? ""))
         results.append(result)
       }
     }

@@ -16,7 +16,10 @@ struct Bench: ParsableCommand {
       cycled), relu MLP, softmax cross-entropy, Adam (lr 1e-3); after warm-up, steps are timed \
       in blocks of about --block-seconds and the median block rate is reported with its range. \
       Optimizer updates: one tensor of 1e2 to 1e6 parameters (a vector and a matrix), VeLO at \
-      the released sizes with random meta-parameters and Adam, in microseconds per update.
+      the released sizes with random meta-parameters and Adam, in microseconds per update; \
+      ScheduledAdamLOpt, AdafacMLP and MLPLOpt at 1e4 and 1e6. Meta-training: inner steps/s \
+      on --meta-config with 1 and 2 threads, and on learned_optimization's own truncated-ES \
+      benchmark workload (--peer-meta-config) next to that peer's figure.
       """)
 
   @Option(help: "Timed blocks per workload.")
@@ -31,15 +34,23 @@ struct Bench: ParsableCommand {
   @Option(
     help: """
       Also measure meta-training throughput (inner steps/s with 1 and 2 threads) with this \
-      configuration, run for a few outer steps with a constant unroll of 100 steps; "none" to skip.
+      configuration, run for a few outer steps (FullES with a constant unroll of 100 steps); \
+      "none" to skip.
       """)
   var metaConfig = "configs/fast-mlp.yaml"
+
+  @Option(
+    help: ArgumentHelp(
+      "Also measure meta-training throughput on learned_optimization's truncated-ES benchmark "
+        + "workload (1 thread; the peer's figure is ../shared/peers RESULTS.md §iv); \"none\" to "
+        + "skip."))
+  var peerMetaConfig = "configs/peer-truncated-es.yaml"
 
   @Flag(
     inversion: .prefixedNo,
     help: ArgumentHelp(
-      "Also time single optimizer updates (VeLO, Adam and ScheduledAdamLOpt, 1e2 to 1e6 "
-        + "parameters)."))
+      "Also time single optimizer updates (VeLO, Adam, ScheduledAdamLOpt, AdafacMLP, MLPLOpt; "
+        + "1e2 to 1e6 parameters)."))
   var updates = true
 
   func validate() throws {
@@ -60,7 +71,7 @@ struct Bench: ParsableCommand {
     if updates { results += measureUpdates() }
     if metaConfig != "none" {
       for threads in [1, 2] {
-        let result = try measureMetaTraining(threads: threads)
+        let result = try measureMetaTraining(metaConfig, threads: threads)
         print(
           "meta-training (\(metaConfig), \(threads) thread\(threads > 1 ? "s" : "")): "
             + "\(Int(result.median)) inner steps/s (\(Int(result.min))–\(Int(result.max)))")
@@ -72,6 +83,17 @@ struct Bench: ParsableCommand {
         print(
           String(format: "meta-training speedup, 2 threads over 1: %.2f×", two.median / one.median))
       }
+    }
+    if peerMetaConfig != "none" {
+      var result = try measureMetaTraining(peerMetaConfig, threads: 1)
+      result.name = "meta_train_peer_workload"
+      print(
+        "meta-training, learned_optimization's truncated-ES workload (\(peerMetaConfig), 1 thread): "
+          + "\(Int(result.median)) inner steps/s (\(Int(result.min))–\(Int(result.max))); "
+          + String(
+            format: "%.1f× the peer's %d (RESULTS.md §iv, not measured in this run)",
+            result.median / Self.peerTruncatedESRate, Int(Self.peerTruncatedESRate)))
+      results.append(result)
     }
     if let json {
       let encoder = JSONEncoder()
@@ -100,17 +122,26 @@ struct Bench: ParsableCommand {
 }
 
 extension Bench {
-  /// Inner steps per second of meta-training with `threads` threads, over the outer steps of
-  /// `repeats` runs of two outer steps (after one warm-up run), each in a fresh temporary run
-  /// directory.
-  private func measureMetaTraining(threads: Int) throws -> BenchResult {
-    guard let data = FileManager.default.contents(atPath: metaConfig) else {
-      throw ValidationError("cannot read --meta-config '\(metaConfig)' (run from the repository)")
+  /// learned_optimization's truncated-ES throughput with MLPLOpt on one thread of this kind of
+  /// machine (inner steps/s, ../shared/peers RESULTS.md §iv).
+  static let peerTruncatedESRate = 3218.0
+
+  /// Inner steps per second of meta-training on the configuration at `path` with `threads`
+  /// threads, over the outer steps of `repeats` runs (after one warm-up run), each in a fresh
+  /// temporary run directory: two outer steps of 100-step episodes for FullES, 20 outer steps
+  /// of the configured truncations otherwise.
+  private func measureMetaTraining(_ path: String, threads: Int) throws -> BenchResult {
+    guard let data = FileManager.default.contents(atPath: path) else {
+      throw ValidationError("cannot read '\(path)' (run from the repository)")
     }
     var configuration = try MetaTrainingConfiguration(yaml: String(decoding: data, as: UTF8.self))
-    configuration.truncation = TruncationSchedule(kind: .constant, length: 100)
+    if configuration.estimator.kind.isTruncated {
+      configuration.outer.steps = 20
+    } else {
+      configuration.truncation = TruncationSchedule(kind: .constant, length: 100)
+      configuration.outer.steps = 2
+    }
     configuration.evaluation = .init(every: 0, tasks: [], steps: 1, seeds: 1)
-    configuration.outer.steps = 2
     configuration.threads = threads
     configuration.checkpointSeconds = 1e9
     func once() throws -> Double {

@@ -82,13 +82,27 @@ struct Train: ParsableCommand {
     }
     let elapsed = Date().timeIntervalSince(start)
     print(LossCurveSummary(records: result.records).text)
-    let testLoss = prepared.task.evaluate(
+    let test = prepared.task.evaluation(
       result.parameters, split: .test, batches: prepared.testBatches)
     let rate = String(format: "%.0f", Double(steps) / elapsed)
     print(
       "final: train loss \(formatted(result.losses.last ?? .nan)), "
         + "valid loss \(formatted(result.records.last?.validationLoss ?? .nan)), "
-        + "test loss \(formatted(testLoss)); \(String(format: "%.1f", elapsed)) s, \(rate) steps/s")
+        + "test loss \(formatted(test.loss)); \(String(format: "%.1f", elapsed)) s, \(rate) steps/s"
+    )
+    if let testAccuracy = test.accuracy {
+      // Training accuracy in evaluation mode over as many training batches as validation uses.
+      let train = prepared.task.evaluation(
+        result.parameters, split: .train, batches: prepared.validationBatches)
+      let valid = result.records.last?.validationAccuracy
+      print(
+        "accuracy: train \(percent(train.accuracy)), valid \(percent(valid)), "
+          + "test \(percent(testAccuracy))")
+    }
+  }
+
+  private func percent(_ fraction: Float?) -> String {
+    fraction.map { String(format: "%.1f %%", 100 * $0) } ?? "-"
   }
 }
 
@@ -97,17 +111,20 @@ struct MetricsRecord: Encodable {
   var step: Int
   var loss: Float
   var validLoss: Float?
+  var validAccuracy: Float?
   var seconds: Double
 
   init(_ record: TrainingRecord, seconds: Double) {
     step = record.step
     loss = record.loss
     validLoss = record.validationLoss
+    validAccuracy = record.validationAccuracy
     self.seconds = seconds
   }
 
   enum CodingKeys: String, CodingKey {
     case step, loss, seconds
     case validLoss = "valid_loss"
+    case validAccuracy = "valid_accuracy"
   }
 }

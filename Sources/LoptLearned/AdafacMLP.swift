@@ -99,7 +99,7 @@ public struct AdafacMLP: LearnedOptimizer {
   /// The decays in use, derived from ``metaParameters`` (tests may pin them to reference values).
   public internal(set) var decays: Decays
 
-  private let network: PerParameterMLP
+  private let kernel: PerParameterKernel
 
   /// The meta-parameter layout of `configuration` in JAX leaf order.
   public static func metaParameterLayout(for configuration: Configuration) -> ParameterLayout {
@@ -125,7 +125,9 @@ public struct AdafacMLP: LearnedOptimizer {
     self.configuration = configuration
     self.metaParameters = metaParameters
     decays = Self.decays(configuration, metaParameters)
-    network = PerParameterMLP(widths: configuration.widths, layout: layout, prefix: "nn.~.")
+    kernel = PerParameterKernel(
+      network: PerParameterMLP(widths: configuration.widths, layout: layout, prefix: "nn.~."),
+      expMult: configuration.expMult, stepMult: configuration.stepMult)
   }
 
   /// Meta-parameters drawn as the reference initialises them: weights from
@@ -154,10 +156,10 @@ public struct AdafacMLP: LearnedOptimizer {
 
   /// The step counter, the accumulators and every buffer a step needs.
   ///
-  /// Accumulators are parameter sets named like the parameters, decay axis last: for a tensor of
-  /// shape `S`, `momentum` is `S + [K]`, `rms` is `S + [1]`; for rank ≥ 2 `factoredRows` is `S`
-  /// without its largest axis `+ [K]` and `factoredColumns` `S` without its second largest
-  /// `+ [K]`, `diagonal` is `[0, K]`; for rank < 2 the reverse (`diagonal` `S + [K]`).
+  /// Accumulators are parameter sets named like the parameters, decay axis first: for a tensor
+  /// of shape `S`, `momentum` is `[K] + S`, `rms` is `S + [1]`; for rank ≥ 2 `factoredRows` is
+  /// `[K] +` `S` without its largest axis and `factoredColumns` `[K] +` `S` without its second
+  /// largest, `diagonal` is `[K, 0]`; for rank < 2 the reverse (`diagonal` `[K] + S`).
   public struct State: Sendable {
     /// The number of updates applied so far.
     public var iteration: Int
@@ -173,36 +175,35 @@ public struct AdafacMLP: LearnedOptimizer {
     public var factoredColumns: ParameterSet
     /// The full accumulator of rank < 2 tensors (reference `v_diag`).
     public var diagonal: ParameterSet
-    var plans: [FactoredPlan?]
-    var rowFactors: ParameterSet
-    var columnFactors: ParameterSet
-    var rowRsqrt: ParameterSet
-    var columnRsqrt: ParameterSet
-    var scratch: PerParameterScratch
+    var views: [FactoredView?]
+    var stepFeatures: [Float]
+    var scratch: [Float]
   }
 
   /// Zero accumulators in the parameters' layout.
   public func makeState(for parameters: ParameterSet, totalSteps: Int) -> State {
     let k = configuration.decayCount
     let entries = parameters.layout.entries
-    let plans = entries.map { FactoredPlan(shape: $0.shape) }
+    let views = entries.map { FactoredView(shape: $0.shape) }
     func layout(_ shape: (ParameterLayout.Entry, FactoredAxes?) -> [Int]) -> ParameterLayout {
       ParameterLayout(
-        entries.map { (name: $0.name, shape: shape($0, FactoredAxes(shape: $0.shape)) + [k]) })
+        entries.map { (name: $0.name, shape: [k] + shape($0, FactoredAxes(shape: $0.shape))) })
     }
-    let rows = layout { entry, axes in axes?.rowShape(of: entry.shape) ?? [0] }
-    let columns = layout { entry, axes in axes?.columnShape(of: entry.shape) ?? [0] }
+    let scratch = zip(entries, views).map { entry, view in
+      kernel.scratchCount(for: tensor(count: entry.count, view: view))
+    }
     return State(
       iteration: 0, totalSteps: totalSteps,
       momentum: ParameterSet(layout: layout { entry, _ in entry.shape }),
       rms: ParameterSet(
         layout: ParameterLayout(entries.map { (name: $0.name, shape: $0.shape + [1]) })),
-      factoredRows: ParameterSet(layout: rows), factoredColumns: ParameterSet(layout: columns),
+      factoredRows: ParameterSet(
+        layout: layout { entry, axes in axes?.rowShape(of: entry.shape) ?? [0] }),
+      factoredColumns: ParameterSet(
+        layout: layout { entry, axes in axes?.columnShape(of: entry.shape) ?? [0] }),
       diagonal: ParameterSet(layout: layout { entry, axes in axes == nil ? entry.shape : [0] }),
-      plans: plans, rowFactors: ParameterSet(layout: rows),
-      columnFactors: ParameterSet(layout: columns), rowRsqrt: ParameterSet(layout: rows),
-      columnRsqrt: ParameterSet(layout: columns),
-      scratch: PerParameterScratch(featureCount: configuration.featureCount, network: network))
+      views: views, stepFeatures: [Float](repeating: 0, count: TrainingStepEmbedding.count),
+      scratch: [Float](repeating: 0, count: scratch.max() ?? 0))
   }
 
   /// Applies one AdafacMLP step to every tensor.
@@ -211,111 +212,116 @@ public struct AdafacMLP: LearnedOptimizer {
   public func update(
     _ parameters: inout ParameterSet, gradients: ParameterSet, loss: Float, state: inout State
   ) {
-    var observer = NoObserver()
-    update(&parameters, gradients: gradients, state: &state, observer: &observer)
+    var trace: PerParameterTrace? = nil
+    update(&parameters, gradients: gradients, state: &state, trace: &trace)
   }
 
-  /// ``update(_:gradients:loss:state:)`` reporting every element's intermediates to `observer`.
-  func update<Observer: PerParameterObserver>(
+  /// ``update(_:gradients:loss:state:)`` recording every element's intermediates in `trace`
+  /// when it is not `nil`.
+  func update(
     _ parameters: inout ParameterSet, gradients: ParameterSet, state: inout State,
-    observer: inout Observer
+    trace: inout PerParameterTrace?
   ) {
     let k = configuration.decayCount
     precondition(gradients.count == parameters.count, "gradients do not match the parameters")
     precondition(state.momentum.count == parameters.count * k, "state does not match parameters")
     defer { state.iteration += 1 }
     guard parameters.count > 0 else { return }
-    PerParameterStep.setStepFeatures(
-      iteration: state.iteration, featureCount: configuration.featureCount,
-      scratch: &state.scratch)
+    TrainingStepEmbedding.write(iteration: state.iteration, into: &state.stepFeatures)
+    trace?.stepFeatures = state.stepFeatures
     let layout = parameters.layout
     let rowLayout = state.factoredRows.layout
     let columnLayout = state.factoredColumns.layout
     let diagonalLayout = state.diagonal.layout
-    let decays = decays
-    for (index, entry) in layout.entries.enumerated() {
-      let count = entry.count
-      metaParameters.withUnsafeBufferPointer { theta in
-        gradients.withUnsafeBufferPointer { gAll in
-          parameters.withUnsafeMutableBufferPointer { pAll in
-            state.withBuffers(
-              tensor: index, offset: entry.offset, k: k,
-              rowOffset: rowLayout.entries[index].offset,
-              columnOffset: columnLayout.entries[index].offset,
-              diagonalOffset: diagonalLayout.entries[index].offset
-            ) { buffers, scratch in
-              let g = UnsafePointer(gAll.baseAddress! + entry.offset)
-              Accumulators.updateMomentum(
-                buffers.momentum, gradient: g, count: count, decays: decays.momentum)
-              Accumulators.updateSecondMoment(
-                buffers.rms, gradient: g, count: count, decay: decays.rms)
-              if let plan = buffers.plan {
-                Accumulators.updateFactored(
-                  plan: plan, gradient: g, count: count, decays: decays.adafactor,
-                  statistics: buffers.factored)
+    let views = state.views
+    let rmsDecay = decays.rms
+    metaParameters.withUnsafeBufferPointer { theta in
+      gradients.withUnsafeBufferPointer { g in
+        parameters.withUnsafeMutableBufferPointer { p in
+          state.withBuffers(decays) { buffers in
+            for (index, entry) in layout.entries.enumerated() {
+              var tensor = tensor(count: entry.count, view: views[index])
+              tensor.parameters = p.baseAddress! + entry.offset
+              tensor.gradients = g.baseAddress! + entry.offset
+              tensor.momentum = buffers.momentum + entry.offset * k
+              tensor.momentumDecays = buffers.momentumDecays
+              tensor.rms = buffers.rms + entry.offset
+              tensor.rmsDecay = rmsDecay
+              tensor.adafactorDecays = buffers.adafactorDecays
+              if views[index] == nil {
+                tensor.diagonal = buffers.diagonal + diagonalLayout.entries[index].offset
               } else {
-                Accumulators.updateDiagonal(
-                  buffers.diagonal, gradient: g, count: count, decays: decays.adafactor)
+                tensor.rows = buffers.rows + rowLayout.entries[index].offset
+                tensor.columns = buffers.columns + columnLayout.entries[index].offset
               }
-              let source = AdafacFeatures(
-                gradient: g, parameters: pAll.baseAddress! + entry.offset,
-                momentum: buffers.momentum, rms: buffers.rms, plan: buffers.plan,
-                factored: buffers.factored, diagonal: buffers.diagonal, k: k)
-              PerParameterStep.apply(
-                source, tensor: index, parameters: pAll.baseAddress! + entry.offset,
-                count: count, network: network, theta: theta.baseAddress!,
-                expMult: configuration.expMult, stepMult: configuration.stepMult,
-                scratch: &scratch, observer: &observer)
+              PerParameterKernel.withTrace(
+                &trace, tensor: index, count: entry.count,
+                featureCount: configuration.featureCount
+              ) {
+                kernel.step(
+                  tensor, theta: theta.baseAddress!, stepFeatures: buffers.stepFeatures,
+                  scratch: buffers.scratch, trace: $0)
+              }
             }
           }
         }
       }
     }
   }
+
+  /// A kernel tensor of `count` elements with no buffers yet: factored when `view` is given.
+  private func tensor(count: Int, view: FactoredView?) -> LoptPerParameterTensor {
+    LoptPerParameterTensor(
+      parameters: nil, gradients: nil, count: count, adafactor: 1, factored: view == nil ? 0 : 1,
+      momentum: nil, momentumDecays: nil,
+      k: configuration.decayCount, rms: nil, rmsDecay: 0, adafactorDecays: nil,
+      diagonal: nil, rows: nil, columns: nil, outer: view?.outer ?? 1,
+      extentA: view?.extentA ?? 1, middle: view?.middle ?? 1, extentB: view?.extentB ?? 1,
+      inner: view?.inner ?? 1, rowAxisIsA: view?.rowAxisIsA == true ? 1 : 0)
+  }
 }
 
-/// Pointers to one tensor's accumulators and factors, valid inside `AdafacMLP.State.withBuffers`.
+/// Pointers to every state buffer and the decays, valid inside `AdafacMLP.State.withBuffers`.
 private struct AdafacBuffers {
-  let plan: FactoredPlan?
   let momentum: UnsafeMutablePointer<Float>
   let rms: UnsafeMutablePointer<Float>
+  let rows: UnsafeMutablePointer<Float>
+  let columns: UnsafeMutablePointer<Float>
   let diagonal: UnsafeMutablePointer<Float>
-  let factored: FactoredBuffers
+  let momentumDecays: UnsafePointer<Float>
+  let adafactorDecays: UnsafePointer<Float>
+  let stepFeatures: UnsafePointer<Float>
+  let scratch: UnsafeMutablePointer<Float>
 }
 
 extension AdafacMLP.State {
-  /// Calls `body` with pointers into tensor `tensor`'s slices of every state buffer.
+  /// Calls `body` with pointers to every state buffer and to `decays`' arrays.
   fileprivate mutating func withBuffers(
-    tensor: Int, offset: Int, k: Int, rowOffset: Int, columnOffset: Int, diagonalOffset: Int,
-    _ body: (AdafacBuffers, inout PerParameterScratch) -> Void
+    _ decays: AdafacMLP.Decays, _ body: (AdafacBuffers) -> Void
   ) {
-    // Every buffer below is non-empty because the parameters are (checked by the caller); the
-    // factored ones may be, so their base addresses fall back to the momentum buffer, unused.
+    // The momenta and the scratch are non-empty because the parameters are (checked by the
+    // caller); the factored and diagonal buffers may be empty, so their base addresses fall
+    // back to the momentum buffer, unused.
     momentum.withUnsafeMutableBufferPointer { m in
       rms.withUnsafeMutableBufferPointer { v in
         factoredRows.withUnsafeMutableBufferPointer { rows in
           factoredColumns.withUnsafeMutableBufferPointer { columns in
             diagonal.withUnsafeMutableBufferPointer { full in
-              rowFactors.withUnsafeMutableBufferPointer { rowFactor in
-                columnFactors.withUnsafeMutableBufferPointer { columnFactor in
-                  rowRsqrt.withUnsafeMutableBufferPointer { rowRoot in
-                    columnRsqrt.withUnsafeMutableBufferPointer { columnRoot in
+              stepFeatures.withUnsafeBufferPointer { stepFeatures in
+                scratch.withUnsafeMutableBufferPointer { scratch in
+                  decays.momentum.withUnsafeBufferPointer { momentumDecays in
+                    decays.adafactor.withUnsafeBufferPointer { adafactorDecays in
                       let fallback = m.baseAddress!
-                      func base(_ buffer: UnsafeMutableBufferPointer<Float>, _ at: Int)
-                        -> UnsafeMutablePointer<Float>
-                      {
-                        (buffer.baseAddress ?? fallback) + at
-                      }
-                      let buffers = AdafacBuffers(
-                        plan: plans[tensor], momentum: m.baseAddress! + offset * k,
-                        rms: v.baseAddress! + offset, diagonal: base(full, diagonalOffset),
-                        factored: FactoredBuffers(
-                          row: base(rows, rowOffset), column: base(columns, columnOffset),
-                          rowFactor: base(rowFactor, rowOffset),
-                          columnFactor: base(columnFactor, columnOffset),
-                          rowRsqrt: base(rowRoot, rowOffset),
-                          columnRsqrt: base(columnRoot, columnOffset)))
-                      body(buffers, &scratch)
+                      body(
+                        AdafacBuffers(
+                          momentum: fallback, rms: v.baseAddress!,
+                          rows: rows.baseAddress ?? fallback,
+                          columns: columns.baseAddress ?? fallback,
+                          diagonal: full.baseAddress ?? fallback,
+                          momentumDecays: momentumDecays.baseAddress!,
+                          adafactorDecays: adafactorDecays.baseAddress!,
+                          stepFeatures: stepFeatures.baseAddress!,
+                          scratch: scratch.baseAddress!))
                     }
                   }
                 }
@@ -323,68 +329,6 @@ extension AdafacMLP.State {
             }
           }
         }
-      }
-    }
-  }
-}
-
-/// AdafacMLP's 28 features of one tensor (for K = 3), in the reference's order.
-private struct AdafacFeatures: PerParameterFeatures {
-  let gradient: UnsafePointer<Float>
-  let parameters: UnsafePointer<Float>
-  let momentum: UnsafePointer<Float>
-  let rms: UnsafePointer<Float>
-  let plan: FactoredPlan?
-  let factored: FactoredBuffers
-  let diagonal: UnsafePointer<Float>
-  let k: Int
-
-  var featureCount: Int { 4 + 8 * k }
-
-  @inline(__always)
-  func write(element i: Int, into f: UnsafeMutablePointer<Float>) {
-    let g = gradient[i]
-    let m = momentum + i * k
-    let v = rms[i]
-    let u = lopt_rsqrtf(v + 1e-6)
-    f[0] = g
-    f[1] = parameters[i]
-    f[2 + k] = v
-    f[3 + 2 * k] = u
-    for j in 0..<k {
-      f[2 + j] = m[j]
-      f[3 + k + j] = m[j] * u
-    }
-    let facG = f + 4 + 2 * k
-    let row = facG + k
-    let column = row + k
-    let rowRoot = column + k
-    let columnRoot = rowRoot + k
-    let facMomentum = columnRoot + k
-    if let plan {
-      let r = plan.rows.reducedIndex(i) * k
-      let c = plan.columns.reducedIndex(i) * k
-      for j in 0..<k {
-        let rowFactor = factored.rowFactor[r + j]
-        let columnFactor = factored.columnFactor[c + j]
-        facG[j] = g * rowFactor * columnFactor
-        row[j] = factored.row[r + j]
-        column[j] = factored.column[c + j]
-        rowRoot[j] = factored.rowRsqrt[r + j]
-        columnRoot[j] = factored.columnRsqrt[c + j]
-        facMomentum[j] = m[j] * rowFactor * columnFactor
-      }
-    } else {
-      let full = diagonal + i * k
-      for j in 0..<k {
-        let x = full[j]
-        let root = lopt_rsqrtf(x + 1e-8)
-        facG[j] = g * Accumulators.safeRsqrt(x + 1e-9)
-        row[j] = x
-        column[j] = x
-        rowRoot[j] = root
-        columnRoot[j] = root
-        facMomentum[j] = m[j] * lopt_rsqrtf(x + 1e-6)
       }
     }
   }

@@ -162,4 +162,17 @@ extension Checkpoint {
       try ScheduledAdamLOpt(configuration: configuration, metaParameters: metaParameters)
     }
   }
+
+  /// The checkpoint's learned optimizer as the type the caller expects:
+  /// `try Checkpoint.load(url).optimizer(as: VeLO.self)`.
+  ///
+  /// - Throws: ``CheckpointError`` when the checkpoint holds another kind or its
+  ///   meta-parameters do not fit the architecture.
+  public func optimizer<O: LearnedOptimizer>(as type: O.Type) throws -> O {
+    guard let optimizer = try makeOptimizer() as? O else {
+      throw CheckpointError.architectureMismatch(
+        reason: "the checkpoint holds a \(kind.rawValue), not a \(O.self)")
+    }
+    return optimizer
+  }
 }

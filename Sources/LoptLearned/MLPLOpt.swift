@@ -1,3 +1,4 @@
+import CLoptShims
 import LoptCore
 import LoptOptimizers
 
@@ -71,7 +72,7 @@ public struct MLPLOpt: LearnedOptimizer {
     }
   }
 
-  private let network: PerParameterMLP
+  private let kernel: PerParameterKernel
 
   /// The meta-parameter layout of `configuration`: haiku `MLP` names in JAX leaf order.
   public static func metaParameterLayout(for configuration: Configuration) -> ParameterLayout {
@@ -96,10 +97,12 @@ public struct MLPLOpt: LearnedOptimizer {
     self.configuration = configuration
     self.metaParameters = metaParameters
     let layers = configuration.widths.count - 1
-    network = PerParameterMLP(
+    let network = PerParameterMLP(
       widths: configuration.widths,
       weightOffsets: (0..<layers).map { layout.entry(named: "mlp/~/linear_\($0).w")!.offset },
       biasOffsets: (0..<layers).map { layout.entry(named: "mlp/~/linear_\($0).b")!.offset })
+    kernel = PerParameterKernel(
+      network: network, expMult: configuration.expMult, stepMult: configuration.stepMult)
   }
 
   /// Meta-parameters drawn as the reference initialises them: weights from
@@ -116,19 +119,24 @@ public struct MLPLOpt: LearnedOptimizer {
   public struct State: Sendable {
     /// The number of updates applied so far.
     public var iteration: Int
-    /// The momenta, one tensor per parameter tensor with shape `S + [K]` (decay axis last).
+    /// The momenta, one tensor per parameter tensor with shape `[K] + S` (decay axis first).
     public var momentum: ParameterSet
-    var scratch: PerParameterScratch
+    var stepFeatures: [Float]
+    var scratch: [Float]
   }
 
   /// Zero momenta in the parameters' layout (`totalSteps` is not used by MLPLOpt).
   public func makeState(for parameters: ParameterSet, totalSteps: Int) -> State {
     let k = configuration.momentumDecays.count
     let layout = ParameterLayout(
-      parameters.layout.entries.map { (name: $0.name, shape: $0.shape + [k]) })
+      parameters.layout.entries.map { (name: $0.name, shape: [k] + $0.shape) })
+    let scratch = parameters.layout.entries.map {
+      kernel.scratchCount(for: tensor(count: $0.count))
+    }
     return State(
       iteration: 0, momentum: ParameterSet(layout: layout),
-      scratch: PerParameterScratch(featureCount: configuration.featureCount, network: network))
+      stepFeatures: [Float](repeating: 0, count: TrainingStepEmbedding.count),
+      scratch: [Float](repeating: 0, count: scratch.max() ?? 0))
   }
 
   /// Applies one MLPLOpt step to every tensor.
@@ -137,61 +145,62 @@ public struct MLPLOpt: LearnedOptimizer {
   public func update(
     _ parameters: inout ParameterSet, gradients: ParameterSet, loss: Float, state: inout State
   ) {
-    var observer = NoObserver()
-    update(&parameters, gradients: gradients, state: &state, observer: &observer)
+    var trace: PerParameterTrace? = nil
+    update(&parameters, gradients: gradients, state: &state, trace: &trace)
   }
 
-  /// ``update(_:gradients:loss:state:)`` reporting every element's intermediates to `observer`.
-  func update<Observer: PerParameterObserver>(
+  /// ``update(_:gradients:loss:state:)`` recording every element's intermediates in `trace`
+  /// when it is not `nil`.
+  func update(
     _ parameters: inout ParameterSet, gradients: ParameterSet, state: inout State,
-    observer: inout Observer
+    trace: inout PerParameterTrace?
   ) {
     let k = configuration.momentumDecays.count
     precondition(gradients.count == parameters.count, "gradients do not match the parameters")
     precondition(state.momentum.count == parameters.count * k, "state does not match parameters")
     defer { state.iteration += 1 }
     guard parameters.count > 0 else { return }
-    let featureCount = configuration.featureCount
-    PerParameterStep.setStepFeatures(
-      iteration: state.iteration, featureCount: featureCount, scratch: &state.scratch)
+    TrainingStepEmbedding.write(iteration: state.iteration, into: &state.stepFeatures)
+    trace?.stepFeatures = state.stepFeatures
     let layout = parameters.layout
     metaParameters.withUnsafeBufferPointer { theta in
       gradients.withUnsafeBufferPointer { g in
         parameters.withUnsafeMutableBufferPointer { p in
           state.momentum.withUnsafeMutableBufferPointer { m in
-            for (index, entry) in layout.entries.enumerated() {
-              let (offset, count) = (entry.offset, entry.count)
-              Accumulators.updateMomentum(
-                m.baseAddress! + offset * k, gradient: g.baseAddress! + offset, count: count,
-                decays: configuration.momentumDecays)
-              let source = MLPLOptFeatures(
-                gradient: g.baseAddress! + offset, parameters: p.baseAddress! + offset,
-                momentum: m.baseAddress! + offset * k, momentumCount: k)
-              PerParameterStep.apply(
-                source, tensor: index, parameters: p.baseAddress! + offset, count: count,
-                network: network, theta: theta.baseAddress!, expMult: configuration.expMult,
-                stepMult: configuration.stepMult, scratch: &state.scratch, observer: &observer)
+            state.stepFeatures.withUnsafeBufferPointer { stepFeatures in
+              state.scratch.withUnsafeMutableBufferPointer { scratch in
+                configuration.momentumDecays.withUnsafeBufferPointer { decays in
+                  for (index, entry) in layout.entries.enumerated() {
+                    var tensor = tensor(count: entry.count)
+                    tensor.parameters = p.baseAddress! + entry.offset
+                    tensor.gradients = g.baseAddress! + entry.offset
+                    tensor.momentum = m.baseAddress! + entry.offset * k
+                    tensor.momentumDecays = decays.baseAddress
+                    PerParameterKernel.withTrace(
+                      &trace, tensor: index, count: entry.count,
+                      featureCount: configuration.featureCount
+                    ) {
+                      kernel.step(
+                        tensor, theta: theta.baseAddress!, stepFeatures: stepFeatures.baseAddress!,
+                        scratch: scratch.baseAddress!, trace: $0)
+                    }
+                  }
+                }
+              }
             }
           }
         }
       }
     }
   }
-}
 
-/// MLPLOpt's features of one tensor: `[g, p, m_1 … m_K]`.
-private struct MLPLOptFeatures: PerParameterFeatures {
-  let gradient: UnsafePointer<Float>
-  let parameters: UnsafePointer<Float>
-  let momentum: UnsafePointer<Float>
-  let momentumCount: Int
-
-  var featureCount: Int { 2 + momentumCount }
-
-  @inline(__always)
-  func write(element index: Int, into features: UnsafeMutablePointer<Float>) {
-    features[0] = gradient[index]
-    features[1] = parameters[index]
-    for j in 0..<momentumCount { features[2 + j] = momentum[index * momentumCount + j] }
+  /// A kernel tensor of `count` elements with no buffers yet.
+  private func tensor(count: Int) -> LoptPerParameterTensor {
+    LoptPerParameterTensor(
+      parameters: nil, gradients: nil, count: count, adafactor: 0, factored: 0, momentum: nil,
+      momentumDecays: nil,
+      k: configuration.momentumDecays.count, rms: nil, rmsDecay: 0, adafactorDecays: nil,
+      diagonal: nil, rows: nil, columns: nil, outer: 1, extentA: 1, middle: 1, extentB: 1,
+      inner: 1, rowAxisIsA: 0)
   }
 }

@@ -44,13 +44,6 @@ public enum ShippedLearnedOptimizer {
   /// - Throws: ``CheckpointError`` when the checkpoint is missing, damaged or not a
   ///   ``ScheduledAdamLOpt``.
   public static func optimizer() throws -> ScheduledAdamLOpt {
-    let checkpoint = try checkpoint()
-    guard case .scheduledAdam(let configuration) = checkpoint.configuration else {
-      throw CheckpointError.architectureMismatch(
-        reason: "the shipped checkpoint holds a \(checkpoint.kind.rawValue), expected "
-          + "scheduled_adam")
-    }
-    return try ScheduledAdamLOpt(
-      configuration: configuration, metaParameters: checkpoint.metaParameters)
+    try checkpoint().optimizer(as: ScheduledAdamLOpt.self)
   }
 }

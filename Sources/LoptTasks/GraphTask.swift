@@ -17,6 +17,7 @@ public final class GraphTask<Sampler: BatchSampler>: TrainingTask {
   private let inputs: GraphValue
   private let targets: GraphValue?
   private let mask: GraphValue?
+  private let logits: GraphValue?
   private let lossOffset: Float
   private let preparation: BatchPreparation
   private let roundsInputsToBFloat16: Bool
@@ -38,6 +39,7 @@ public final class GraphTask<Sampler: BatchSampler>: TrainingTask {
     inputs = model.inputs
     targets = model.targets
     mask = model.mask
+    logits = model.logits
     lossOffset = model.lossOffset
     preparation = model.preparation
     self.roundsInputsToBFloat16 = roundsInputsToBFloat16
@@ -88,17 +90,44 @@ public final class GraphTask<Sampler: BatchSampler>: TrainingTask {
     return graph.forward(parameters, isTraining: true, key: stepKey) + lossOffset
   }
 
-  /// The mean loss over the first `batches` batches of `split`, in evaluation mode.
-  public func evaluate(_ parameters: ParameterSet, split: DatasetSplit, batches: Int) -> Float {
+  /// The mean loss over the first `batches` batches of `split`, in evaluation mode, and a
+  /// classifier's accuracy on them.
+  public func evaluation(
+    _ parameters: ParameterSet, split: DatasetSplit, batches: Int
+  ) -> EvaluationMetrics {
     precondition(evaluation[split] != nil, "no \(split) data was given to this task")
     var total: Float = 0
+    var correct = 0
     for step in 0..<batches {
       let stepKey = key.folding(in: UInt64.max - UInt64(step))
       evaluation[split]!.fill(&batch, step: step)
       load(key: stepKey)
       total += graph.forward(parameters, key: stepKey) + lossOffset
+      correct += correctPredictions()
     }
-    return batches > 0 ? total / Float(batches) : 0
+    let examples = (targets?.count ?? 0) * batches
+    return EvaluationMetrics(
+      loss: batches > 0 ? total / Float(batches) : 0,
+      accuracy: logits != nil && examples > 0 ? Float(correct) / Float(examples) : nil)
+  }
+
+  /// How many examples of the last forward pass have their label as the largest logit (0
+  /// unless the task is a classifier).
+  private func correctPredictions() -> Int {
+    guard let logits, let targets else { return 0 }
+    let classes = logits.count / max(targets.count, 1)
+    return graph.withValue(logits) { scores in
+      graph.withValue(targets) { labels in
+        var correct = 0
+        for row in 0..<labels.count {
+          let first = row * classes
+          var best = first
+          for index in first..<(first + classes) where scores[index] > scores[best] { best = index }
+          if Float(best - first) == labels[row] { correct += 1 }
+        }
+        return correct
+      }
+    }
   }
 
   /// The family's normaliser applied to `loss`.
@@ -165,7 +194,7 @@ extension GraphTask {
   ///   - activation: the non-linearity after each hidden layer.
   ///   - batchSize: examples per step; every sampler must produce batches of this size.
   ///   - training: the training batches.
-  ///   - evaluation: batches for ``evaluate(_:split:batches:)``, by split.
+  ///   - evaluation: batches for ``evaluation(_:split:batches:)``, by split.
   /// - Throws: `LoptNN.GraphError` when the sizes do not make a valid model.
   public convenience init(
     exampleShape: [Int], classCount: Int, hiddenWidths: [Int], activation: Activation = .relu,

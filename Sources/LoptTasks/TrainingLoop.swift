@@ -53,6 +53,9 @@ public struct TrainingRecord: Codable, Sendable, Equatable {
   public var loss: Float
   /// The evaluation loss on the validation split, when it was measured at this step.
   public var validationLoss: Float?
+  /// The classification accuracy on the validation split, when it was measured at this step
+  /// and the task is a classifier.
+  public var validationAccuracy: Float? = nil
 }
 
 /// What a finished (or stopped) run produced.
@@ -73,8 +76,8 @@ public let maximumTrainingSteps = 10_000_000
 ///
 /// Each step computes the loss and gradient on that step's batch, checks both are finite and
 /// applies one optimizer update. `onRecord` is called for each logged record (every
-/// `logInterval` steps and the last), with the validation loss over `validationBatches` batches
-/// when that is positive.
+/// `logInterval` steps and the last), with the validation loss (and a classifier's accuracy)
+/// over `validationBatches` batches when that is positive.
 ///
 /// - Throws: ``TrainingError`` when the loss or a gradient element stops being finite.
 /// - Complexity: the step loop allocates nothing apart from the loss history.
@@ -96,10 +99,12 @@ public func train<O: Optimizer>(
     guard gradients.isFinite else { throw TrainingError.nonFiniteGradient(step: step) }
     losses.append(loss)
     if step % logInterval == 0 || step == steps - 1 {
-      let validationLoss =
+      let validation =
         validationBatches > 0
-        ? task.evaluate(parameters, split: .valid, batches: validationBatches) : nil
-      let record = TrainingRecord(step: step, loss: loss, validationLoss: validationLoss)
+        ? task.evaluation(parameters, split: .valid, batches: validationBatches) : nil
+      let record = TrainingRecord(
+        step: step, loss: loss, validationLoss: validation?.loss,
+        validationAccuracy: validation?.accuracy)
       records.append(record)
       onRecord(record)
     }

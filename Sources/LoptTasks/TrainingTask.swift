@@ -26,9 +26,32 @@ public protocol TrainingTask: AnyObject {
   func loss(_ parameters: ParameterSet, step: Int) -> Float
 
   /// The mean loss over `batches` batches of `split` (evaluation mode: no dropout, running
-  /// statistics), with the batches fixed by the task's key so repeated calls agree.
-  func evaluate(_ parameters: ParameterSet, split: DatasetSplit, batches: Int) -> Float
+  /// statistics), with the batches fixed by the task's key so repeated calls agree, and for a
+  /// classifier the fraction of those examples it classifies correctly.
+  func evaluation(_ parameters: ParameterSet, split: DatasetSplit, batches: Int)
+    -> EvaluationMetrics
 
   /// Maps a raw loss of this task to VeLO's common range (VELO_SPEC §4.6).
   func normalize(_ loss: Float) -> Float
+}
+
+/// What an evaluation of a task measures.
+public struct EvaluationMetrics: Sendable, Equatable, Codable {
+  /// The mean loss.
+  public var loss: Float
+  /// The fraction of examples whose largest logit is their label (classifiers only).
+  public var accuracy: Float?
+
+  /// Creates metrics.
+  public init(loss: Float, accuracy: Float? = nil) {
+    self.loss = loss
+    self.accuracy = accuracy
+  }
+}
+
+extension TrainingTask {
+  /// The mean loss of ``evaluation(_:split:batches:)``.
+  public func evaluate(_ parameters: ParameterSet, split: DatasetSplit, batches: Int) -> Float {
+    evaluation(parameters, split: split, batches: batches).loss
+  }
 }

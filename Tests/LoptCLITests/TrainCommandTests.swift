@@ -133,11 +133,15 @@ import Testing
     #expect(result.status == 0, "\(result.error)")
     #expect(result.output.contains("Training MLP 64-32-32-10 on digits, batch 16"))
     #expect(result.output.contains("final: train loss"))
+    #expect(result.output.contains("valid accuracy"))
+    #expect(result.output.contains("accuracy: train "))
     let lines = try String(contentsOf: metrics, encoding: .utf8).split(separator: "\n")
     #expect(lines.count == 4)  // steps 0, 10, 20 and 29
     let first = try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any]
     #expect(first?["step"] as? Int == 0)
     #expect((first?["loss"] as? Double).map { $0 > 2 } == true)
+    let accuracy = first?["valid_accuracy"] as? Double
+    #expect(accuracy.map { 0...1 ~= $0 } == true, "valid_accuracy \(String(describing: accuracy))")
     #expect(!FileManager.default.fileExists(atPath: metrics.path + ".partial"))
   }
 

@@ -31,8 +31,10 @@ private final class DivergingTask: TrainingTask {
 
   func loss(_ parameters: ParameterSet, step: Int) -> Float { inner.loss(parameters, step: step) }
 
-  func evaluate(_ parameters: ParameterSet, split: DatasetSplit, batches: Int) -> Float {
-    inner.evaluate(parameters, split: split, batches: batches)
+  func evaluation(
+    _ parameters: ParameterSet, split: DatasetSplit, batches: Int
+  ) -> EvaluationMetrics {
+    inner.evaluation(parameters, split: split, batches: batches)
   }
 
   func normalize(_ loss: Float) -> Float { inner.normalize(loss) }

@@ -14,32 +14,33 @@ extension AdafacMLP: SmallFixtureOptimizer {
 
   func load(_ state: inout State, from fixture: ReferenceFixture, prefix: String) throws {
     for (kind, keyPath) in Self.stateKinds {
-      var set = state[keyPath: keyPath]
-      for entry in set.layout.entries {
-        set[entry.name] = try fixture.array("\(prefix)/\(kind)/\(entry.name)")
-          .reshaped(to: entry.shape)
-      }
-      state[keyPath: keyPath] = set
+      try state[keyPath: keyPath].loadDecayMajor(from: fixture, kind: "\(prefix)/\(kind)")
+    }
+    for entry in state.rms.layout.entries {
+      state.rms[entry.name] = try fixture.array("\(prefix)/rms/\(entry.name)")
+        .reshaped(to: entry.shape)
     }
   }
 
   func accumulators(of state: State) -> [(name: String, values: ParameterSet)] {
-    Self.stateKinds.map { (name: $0.name, values: state[keyPath: $0.keyPath]) }
+    [(name: "rms", values: state.rms)]
+      + Self.stateKinds.map { (name: $0.name, values: state[keyPath: $0.keyPath].decayLast()) }
   }
 
   func setIteration(_ iteration: Int, of state: inout State) { state.iteration = iteration }
 
   func step(
     _ parameters: inout ParameterSet, gradients: ParameterSet, state: inout State,
-    recorder: inout StepRecorder
+    trace: inout PerParameterTrace?
   ) {
-    update(&parameters, gradients: gradients, state: &state, observer: &recorder)
+    update(&parameters, gradients: gradients, state: &state, trace: &trace)
   }
 
+  /// The accumulators with their fixture names (`rms`, `S + [1]`, has no decay axis to move).
   static var stateKinds: [(name: String, keyPath: WritableKeyPath<State, ParameterSet>)] {
     [
-      ("mom", \.momentum), ("rms", \.rms), ("fac_v_row", \.factoredRows),
-      ("fac_v_col", \.factoredColumns), ("fac_v_diag", \.diagonal),
+      ("mom", \.momentum), ("fac_v_row", \.factoredRows), ("fac_v_col", \.factoredColumns),
+      ("fac_v_diag", \.diagonal),
     ]
   }
 }
@@ -108,14 +109,14 @@ extension AdafacMLP: SmallFixtureOptimizer {
     let state = optimizer.makeState(for: ParameterSet(layout: layout), totalSteps: 5)
     #expect(
       state.factoredRows.layout.entries.map(\.shape) == [
-        [0, 3], [0, 3], [32, 3], [3, 3, 16, 3], [1, 3],
+        [3, 0], [3, 0], [3, 32], [3, 3, 3, 16], [3, 1],
       ])
     #expect(
       state.factoredColumns.layout.entries.map(\.shape) == [
-        [0, 3], [0, 3], [784, 3], [3, 3, 16, 3], [512, 3],
+        [3, 0], [3, 0], [3, 784], [3, 3, 3, 16], [3, 512],
       ])
     #expect(
-      state.diagonal.layout.entries.map(\.shape) == [[3], [7, 3], [0, 3], [0, 3], [0, 3]])
+      state.diagonal.layout.entries.map(\.shape) == [[3], [3, 7], [3, 0], [3, 0], [3, 0]])
     #expect(
       state.rms.layout.entries.map(\.shape) == [
         [1], [7, 1], [784, 32, 1], [3, 3, 16, 16, 1], [1, 512, 1],

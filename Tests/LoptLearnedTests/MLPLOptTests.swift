@@ -5,31 +5,43 @@ import Testing
 
 @testable import LoptLearned
 
-/// Records every element's intermediates of one step, per tensor.
-struct StepRecorder: PerParameterObserver {
-  static var isActive: Bool { true }
-
+/// Every element's intermediates of one step, per tensor, in the fixture's layout.
+struct StepRecorder {
   var rawFeatures: [[Float]]
   var inputs: [[Float]]
   var outputs: [[Float]]
   var updates: [[Float]]
 
-  init(tensorCount: Int) {
-    rawFeatures = Array(repeating: [], count: tensorCount)
-    inputs = rawFeatures
-    outputs = rawFeatures
-    updates = rawFeatures
+  /// The intermediates of `trace`: normalised inputs are the raw features times their channel's
+  /// scale, followed by the step features.
+  init(_ trace: PerParameterTrace) {
+    rawFeatures = trace.features
+    inputs = zip(trace.features, trace.scales).map { features, scales in
+      stride(from: 0, to: features.count, by: scales.count).flatMap { row in
+        scales.indices.map { features[row + $0] * scales[$0] } + trace.stepFeatures
+      }
+    }
+    outputs = trace.outputs.map { o in
+      stride(from: 0, to: o.count, by: 3).flatMap { [o[$0], o[$0 + 1]] }
+    }
+    updates = trace.outputs.map { o in stride(from: 2, to: o.count, by: 3).map { o[$0] } }
   }
+}
 
-  mutating func observe(
-    tensor: Int, element: Int, rawFeatures: UnsafeBufferPointer<Float>,
-    input: UnsafeBufferPointer<Float>, output: (direction: Float, magnitude: Float), update: Float
-  ) {
-    self.rawFeatures[tensor] += rawFeatures
-    inputs[tensor] += input
-    outputs[tensor] += [output.direction, output.magnitude]
-    updates[tensor].append(update)
+/// `values` of shape `S + [k]` as `[k] + S` (decay axis first), or back when `inverse`.
+func movingDecayAxis(_ values: [Float], k: Int, inverse: Bool = false) -> [Float] {
+  let count = values.count / max(k, 1)
+  var result = values
+  for i in 0..<count {
+    for j in 0..<k {
+      if inverse {
+        result[i * k + j] = values[j * count + i]
+      } else {
+        result[j * count + i] = values[i * k + j]
+      }
+    }
   }
+  return result
 }
 
 /// A per-parameter learned optimizer the small-fixture parity harness can drive.
@@ -44,10 +56,10 @@ protocol SmallFixtureOptimizer: LearnedOptimizer {
   func accumulators(of state: State) -> [(name: String, values: ParameterSet)]
   /// Sets the step counter.
   func setIteration(_ iteration: Int, of state: inout State)
-  /// One step reporting the intermediates.
+  /// One step recording the intermediates.
   func step(
     _ parameters: inout ParameterSet, gradients: ParameterSet, state: inout State,
-    recorder: inout StepRecorder)
+    trace: inout PerParameterTrace?)
 }
 
 /// Runs every step of a small-learned-optimizer fixture from the stored pre-step state and
@@ -80,8 +92,9 @@ enum SmallFixtureParity {
       var state = optimizer.makeState(for: parameters, totalSteps: totalSteps)
       try optimizer.load(&state, from: fixture, prefix: prefix)
       optimizer.setIteration(try #require(step["iteration_before"] as? Int), of: &state)
-      var recorder = StepRecorder(tensorCount: layout.count)
-      optimizer.step(&parameters, gradients: gradients, state: &state, recorder: &recorder)
+      var trace: PerParameterTrace? = PerParameterTrace()
+      optimizer.step(&parameters, gradients: gradients, state: &state, trace: &trace)
+      let recorder = StepRecorder(try #require(trace))
 
       let stepFeatures = try fixture.array("step/\(k)/intermediate/training_step_feature").scalars
       let inputCount = optimizer.featureCount + stepFeatures.count
@@ -182,23 +195,45 @@ extension MLPLOpt: SmallFixtureOptimizer {
   var preconditionedGradientColumns: Range<Int>? { nil }
 
   func load(_ state: inout State, from fixture: ReferenceFixture, prefix: String) throws {
-    for entry in state.momentum.layout.entries {
-      state.momentum[entry.name] = try fixture.array("\(prefix)/mom/\(entry.name)")
-        .reshaped(to: entry.shape)
-    }
+    try state.momentum.loadDecayMajor(from: fixture, kind: "\(prefix)/mom")
   }
 
   func accumulators(of state: State) -> [(name: String, values: ParameterSet)] {
-    [(name: "mom", values: state.momentum)]
+    [(name: "mom", values: state.momentum.decayLast())]
   }
 
   func setIteration(_ iteration: Int, of state: inout State) { state.iteration = iteration }
 
   func step(
     _ parameters: inout ParameterSet, gradients: ParameterSet, state: inout State,
-    recorder: inout StepRecorder
+    trace: inout PerParameterTrace?
   ) {
-    update(&parameters, gradients: gradients, state: &state, observer: &recorder)
+    update(&parameters, gradients: gradients, state: &state, trace: &trace)
+  }
+}
+
+extension ParameterSet {
+  /// Sets every tensor (shape `[k] + S`) from the fixture array `<kind>/<name>` of shape
+  /// `S + [k]`.
+  mutating func loadDecayMajor(from fixture: ReferenceFixture, kind: String) throws {
+    for entry in layout.entries {
+      let values = try fixture.array("\(kind)/\(entry.name)").scalars
+      self[entry.name] = Tensor(
+        shape: entry.shape, scalars: movingDecayAxis(values, k: entry.shape.first ?? 1))
+    }
+  }
+
+  /// The set with every tensor's leading decay axis moved last, named as before (flat values
+  /// only: the fixture comparison reads scalars).
+  func decayLast() -> ParameterSet {
+    var result = self
+    for entry in layout.entries {
+      result[entry.name] = Tensor(
+        shape: entry.shape,
+        scalars: movingDecayAxis(self[entry.name].scalars, k: entry.shape.first ?? 1, inverse: true)
+      )
+    }
+    return result
   }
 }
 
@@ -252,7 +287,7 @@ extension MLPLOpt: SmallFixtureOptimizer {
     let gradients = ParameterSet(layout: layout, repeating: -0.25)
     var state = optimizer.makeState(for: parameters, totalSteps: 10)
     #expect(
-      state.momentum.layout.entries.map(\.shape) == [[6], [7, 6], [5, 3, 6], [3, 3, 2, 2, 6]])
+      state.momentum.layout.entries.map(\.shape) == [[6], [6, 7], [6, 5, 3], [6, 3, 3, 2, 2]])
     var copy = parameters
     var copyState = state
     optimizer.update(&parameters, gradients: gradients, loss: 1, state: &state)

@@ -33,6 +33,33 @@ import Testing
     #expect(runs[0].parameters == runs[1].parameters)
   }
 
+  /// A classifier whose only non-zero parameter is the output bias of one class predicts that
+  /// class for every example: its accuracy is the share of that class among the batches' labels.
+  @Test func accuracyIsTheShareOfCorrectArgmaxPredictions() throws {
+    let key = RandomKey(seed: 3)
+    let sampler = SyntheticBatchSampler(
+      exampleShape: [6], classCount: 4, batchSize: 8, batchCount: 3, key: key)
+    let task = try MLPClassifier(
+      exampleShape: [6], classCount: 4, hiddenWidths: [5], batchSize: 8, training: sampler,
+      evaluation: [.valid: sampler])
+    var copy = sampler
+    var batch = copy.makeBatch()
+    var labels: [Float] = []
+    for step in 0..<3 {
+      copy.fill(&batch, step: step)
+      labels += batch.targets.scalars
+    }
+    for predicted in 0..<4 {
+      var parameters = ParameterSet(layout: task.layout)
+      var bias = [Float](repeating: 0, count: 4)
+      bias[predicted] = 1
+      parameters["mlp/linear_1/b"] = Tensor(shape: [4], scalars: bias)
+      let metrics = task.evaluation(parameters, split: .valid, batches: 3)
+      let share = Float(labels.filter { $0 == Float(predicted) }.count) / Float(labels.count)
+      #expect(metrics.accuracy == share, "class \(predicted)")
+    }
+  }
+
   @Test func layoutNamesEveryLayer() throws {
     let task = try Self.digitsTask(seed: 0)
     #expect(

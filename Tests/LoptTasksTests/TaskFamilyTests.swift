@@ -54,6 +54,21 @@ import Testing
     }
   }
 
+  @Test(arguments: TaskFamily.allCases)
+  func classifiersReportAnAccuracyAndOtherFamiliesNone(family: TaskFamily) throws {
+    let spec = TinySpecs.spec(family)
+    let task = try spec.makeTask()
+    let metrics = task.evaluation(
+      task.initialParameters(key: spec.initializationKey), split: .valid, batches: 2)
+    let isClassifier = [.imageMLP, .imageConv, .vit, .resnet].contains(family)
+    #expect((metrics.accuracy != nil) == isClassifier, "\(family): \(metrics)")
+    #expect(metrics.accuracy.map { 0...1 ~= $0 } ?? true)
+    #expect(
+      metrics.loss
+        == task.evaluate(
+          task.initialParameters(key: spec.initializationKey), split: .valid, batches: 2))
+  }
+
   @Test func sampledImageSizesAndBatchesStayInTheScaledRanges() {
     for seed in 0..<200 as Range<UInt64> {
       let spec = TaskFamily.imageMLP.sample(key: RandomKey(seed: seed))

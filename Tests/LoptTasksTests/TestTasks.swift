@@ -35,8 +35,10 @@ final class DiagonalQuadraticTask: TrainingTask {
     }
   }
 
-  func evaluate(_ parameters: ParameterSet, split: DatasetSplit, batches: Int) -> Float {
-    loss(parameters, step: 0)
+  func evaluation(
+    _ parameters: ParameterSet, split: DatasetSplit, batches: Int
+  ) -> EvaluationMetrics {
+    EvaluationMetrics(loss: loss(parameters, step: 0))
   }
 
   func normalize(_ loss: Float) -> Float { loss }

@@ -40,7 +40,9 @@ private final class QuadraticTask: TrainingTask {
     return lossAndGradient(parameters, step: step, into: &gradients)
   }
 
-  func evaluate(_ parameters: ParameterSet, split: DatasetSplit, batches: Int) -> Float { 0 }
+  func evaluation(
+    _ parameters: ParameterSet, split: DatasetSplit, batches: Int
+  ) -> EvaluationMetrics { EvaluationMetrics(loss: 0) }
 
   func normalize(_ loss: Float) -> Float { loss }
 }

@@ -34,33 +34,28 @@ func inputs(_ layout: ParameterLayout) -> (ParameterSet, ParameterSet) {
   )
 }
 
+/// A benchmark of one `optimizer` update per iteration on random inputs in `layout`, after one
+/// warm-up update (so the steady state, which must not allocate, is what is measured).
+func updateBenchmark<O: Optimizer>(_ name: String, _ optimizer: O, layout: ParameterLayout) {
+  Benchmark(name) { benchmark in
+    var (parameters, gradients) = inputs(layout)
+    var state = optimizer.makeState(for: parameters, totalSteps: 1_000_000)
+    optimizer.update(&parameters, gradients: gradients, loss: 1, state: &state)
+    benchmark.startMeasurement()
+    for _ in benchmark.scaledIterations {
+      optimizer.update(&parameters, gradients: gradients, loss: 1, state: &state)
+    }
+    benchmark.stopMeasurement()
+    blackHole(parameters)
+  }
+}
+
 /// VeLO (the released sizes, random meta-parameters) and Adam, one update per iteration.
 func veloBenchmarks() {
   let velo = VeLO(configuration: .init(), key: RandomKey(seed: 0))
   for model in models {
     let layout = ParameterLayout(model.tensors)
-    Benchmark("VeLO update, \(model.name)") { benchmark in
-      var (parameters, gradients) = inputs(layout)
-      var state = velo.makeState(for: parameters, totalSteps: 1_000_000)
-      velo.update(&parameters, gradients: gradients, loss: 1, state: &state)
-      benchmark.startMeasurement()
-      for _ in benchmark.scaledIterations {
-        velo.update(&parameters, gradients: gradients, loss: 1, state: &state)
-      }
-      benchmark.stopMeasurement()
-      blackHole(parameters)
-    }
-    Benchmark("Adam update, \(model.name)") { benchmark in
-      var (parameters, gradients) = inputs(layout)
-      let adam = Adam()
-      var state = adam.makeState(for: parameters, totalSteps: 0)
-      adam.update(&parameters, gradients: gradients, loss: 0, state: &state)
-      benchmark.startMeasurement()
-      for _ in benchmark.scaledIterations {
-        adam.update(&parameters, gradients: gradients, loss: 0, state: &state)
-      }
-      benchmark.stopMeasurement()
-      blackHole(parameters)
-    }
+    updateBenchmark("VeLO update, \(model.name)", velo, layout: layout)
+    updateBenchmark("Adam update, \(model.name)", Adam(), layout: layout)
   }
 }

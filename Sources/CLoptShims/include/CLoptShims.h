@@ -51,3 +51,6 @@ int lopt_all_finite(const float *x, long n);
 
 // ScheduledAdamLOpt kernels (a compiled C file in this target).
 #include "CLoptScheduledAdam.h"
+
+// MLPLOpt and AdafacMLP kernels (a compiled C file in this target).
+#include "CLoptPerParameter.h"

@@ -73,6 +73,13 @@ public final class Graph {
     tensor.withUnsafeBufferPointer { setValue(value, from: $0) }
   }
 
+  /// Calls `body` with the current contents of a value, in place.
+  ///
+  /// - Complexity: allocates nothing.
+  public func withValue<R>(_ value: GraphValue, _ body: (UnsafeBufferPointer<Float>) -> R) -> R {
+    body(UnsafeBufferPointer(rebasing: values[value.offset..<(value.offset + value.count)]))
+  }
+
   /// The current contents of a value, copied out (for tests and inspection).
   public func value(_ value: GraphValue) -> Tensor {
     Tensor(

@@ -83,11 +83,11 @@ public final class ReparameterizedTask: TaskWrapper {
   }
 
   /// The inner evaluation at `w ⊙ s`.
-  public override func evaluate(
+  public override func evaluation(
     _ parameters: ParameterSet, split: DatasetSplit, batches: Int
-  ) -> Float {
+  ) -> EvaluationMetrics {
     map(parameters)
-    return inner.evaluate(mapped, split: split, batches: batches)
+    return inner.evaluation(mapped, split: split, batches: batches)
   }
 
   /// `mapped = parameters ⊙ scales`; allocates nothing.

@@ -41,8 +41,10 @@ public class TaskWrapper: TrainingTask {
   }
 
   /// The inner task's evaluation.
-  public func evaluate(_ parameters: ParameterSet, split: DatasetSplit, batches: Int) -> Float {
-    inner.evaluate(parameters, split: split, batches: batches)
+  public func evaluation(
+    _ parameters: ParameterSet, split: DatasetSplit, batches: Int
+  ) -> EvaluationMetrics {
+    inner.evaluation(parameters, split: split, batches: batches)
   }
 
   /// The inner task's normaliser.

@@ -21,6 +21,8 @@ struct TaskModel {
   var targets: GraphValue?
   var mask: GraphValue?
   var loss: GraphValue
+  /// A classifier's logits `[batch, classes]` (compared with `targets` for its accuracy).
+  var logits: GraphValue? = nil
   /// Added to the graph's loss (the VAE's dequantisation constant).
   var lossOffset: Float
   var preparation: BatchPreparation
@@ -321,7 +323,7 @@ extension ModelBuilder {
     let logits = body(&self, examples)
     let loss = softmaxCrossEntropy(logits: logits, labels: labels)
     return TaskModel(
-      builder: self, inputs: examples, targets: labels, loss: loss, lossOffset: 0,
+      builder: self, inputs: examples, targets: labels, loss: loss, logits: logits, lossOffset: 0,
       preparation: .classification, normalizer: normalizer)
   }
 }
