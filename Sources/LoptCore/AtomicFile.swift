@@ -50,6 +50,21 @@ public enum AtomicFile {
     syncDirectory(directory)
   }
 
+  /// Creates the folder at `url` and any missing parents (nothing if it exists).
+  ///
+  /// - Throws: ``AtomicFileError`` naming the folder and the system's reason (instead of
+  ///   Foundation's `NSCocoaErrorDomain` dump).
+  public static func createDirectory(at url: URL) throws {
+    do {
+      try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    } catch {
+      let underlying = ((error as NSError).userInfo[NSUnderlyingErrorKey] as? any Error)
+        .map { $0 as NSError }
+      let code = underlying.flatMap { $0.domain == NSPOSIXErrorDomain ? Int32($0.code) : nil }
+      throw AtomicFileError(path: url.path, step: "creation of the folder", code: code ?? EIO)
+    }
+  }
+
   /// Removes the temporary files that writes killed midway (`kill -9`, power loss) left in
   /// `directory`: `.NAME.HEX.tmp` files last modified more than `age` seconds ago.
   ///

@@ -18,10 +18,10 @@ public enum EvaluationReport {
   /// each file atomically.
   ///
   /// - Returns: the names of the files written.
-  /// - Throws: a Foundation error or `AtomicFileError` when a file cannot be written.
+  /// - Throws: `AtomicFileError` when the folder or a file cannot be written.
   @discardableResult
   public static func write(_ result: EvaluationResult, to directory: URL) throws -> [String] {
-    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    try AtomicFile.createDirectory(at: directory)
     var files: [(String, String)] = [
       ("report.md", markdown(result)),
       ("results.json", String(decoding: try result.json(), as: UTF8.self) + "\n"),

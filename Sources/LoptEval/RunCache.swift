@@ -79,9 +79,9 @@ public struct RunCache: Sendable {
   /// A cache in `directory`, created if needed; temporary files of writes killed over an
   /// hour ago are removed.
   ///
-  /// - Throws: a Foundation error if the folder cannot be created.
+  /// - Throws: `AtomicFileError` if the folder cannot be created.
   public init(directory: URL) throws {
-    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    try AtomicFile.createDirectory(at: directory)
     AtomicFile.removeStaleTemporaryFiles(in: directory, olderThan: 3600)
     self.directory = directory
   }

@@ -52,9 +52,9 @@ public struct RunDirectory: Sendable {
 
   /// Creates the directory.
   ///
-  /// - Throws: when it cannot be created.
+  /// - Throws: `AtomicFileError` naming the folder when it cannot be created.
   public func create() throws {
-    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    try AtomicFile.createDirectory(at: url)
   }
 
   /// The lock file of ``lock()``.

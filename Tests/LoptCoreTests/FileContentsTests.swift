@@ -20,6 +20,22 @@ import Testing
     #expect(error?.description.contains("NSCocoaErrorDomain") == false)
   }
 
+  @Test func aFolderThatCannotBeCreatedIsNamedWithTheSystemsReason() throws {
+    let directory = try TemporaryDirectory()
+    defer { directory.remove() }
+    let file = directory.file("plain")
+    try Data([0]).write(to: file)
+    let inside = file.appendingPathComponent("cache")
+    let error = #expect(throws: AtomicFileError.self) {
+      try AtomicFile.createDirectory(at: inside)
+    }
+    #expect(error?.path == inside.path && error?.code == ENOTDIR)
+    #expect(error?.description.contains("creation of the folder failed: Not a directory") == true)
+    try AtomicFile.createDirectory(at: directory.file("a/b"))
+    try AtomicFile.createDirectory(at: directory.file("a/b"))
+    #expect(try directory.entries().contains("a"))
+  }
+
   @Test func staleTemporaryFilesOfKilledWritesAreRemoved() throws {
     let directory = try TemporaryDirectory()
     defer { directory.remove() }
