@@ -5,6 +5,7 @@ import LoptData
 import LoptEval
 import LoptLearned
 import LoptOptimizers
+import LoptTasks
 
 /// `lopt eval`: optimizers on a suite of tasks against learning-rate-tuned baselines.
 struct Eval: ParsableCommand {
@@ -75,14 +76,12 @@ struct Eval: ParsableCommand {
     guard !optimizers.isEmpty else {
       throw ValidationError("give at least one --optimizer (for example --optimizer adam)")
     }
-    if let steps, steps < 2 { throw ValidationError("--steps must be ≥ 2, got \(steps)") }
-    if let seeds, seeds < 1 { throw ValidationError("--seeds must be positive, got \(seeds)") }
-    guard adamMultiple >= 1 else {
-      throw ValidationError("--adam-multiple must be ≥ 1, got \(adamMultiple)")
-    }
-    if let threads, threads < 1 {
-      throw ValidationError("--threads must be positive, got \(threads)")
-    }
+    if let steps { try FlagChecks.check(steps, in: 2...maximumTrainingSteps, flag: "--steps") }
+    if let seeds { try FlagChecks.check(seeds, in: 1...1000, flag: "--seeds") }
+    try FlagChecks.check(adamMultiple, in: 1...100, flag: "--adam-multiple")
+    if let threads { try FlagChecks.check(threads, in: 1...1024, flag: "--threads") }
+    try FlagChecks.checkDirectory(dataDir, flag: "--data-dir")
+    try FlagChecks.checkNotEmpty(out, flag: "--out")
     _ = try learningRates
     let names = try baselineNames
     guard names.contains(Evaluation.headlineBaseline) else {
@@ -174,7 +173,7 @@ struct Eval: ParsableCommand {
   /// - Throws: ``LoptLearned/CheckpointError`` for a checkpoint that does not load.
   static func learned(_ url: URL, name value: String) throws -> EvaluatedOptimizer {
     let checkpoint = try Checkpoint.load(url)
-    let bytes = try Data(contentsOf: url)
+    let bytes = try FileContents.read(url)
     return EvaluatedOptimizer(
       name: value,
       identity:
@@ -186,6 +185,17 @@ struct Eval: ParsableCommand {
   /// The evaluation these options describe (loads the suite and the checkpoints).
   func makeEvaluation() throws -> Evaluation {
     let suite = try EvaluationSuite.load(self.suite)
+    let runSteps = steps ?? suite.steps ?? 1000
+    for entry in suite.tasks {
+      let (evaluated, overflow) = runSteps.multipliedReportingOverflow(by: entry.stepMultiple)
+      let (baseline, overflows) = evaluated.multipliedReportingOverflow(by: adamMultiple)
+      guard !overflow, !overflows, baseline <= maximumTrainingSteps else {
+        throw ValidationError(
+          "\(entry.name): \(runSteps) steps × stepMultiple \(entry.stepMultiple) × "
+            + "--adam-multiple \(adamMultiple) is more than the \(maximumTrainingSteps) steps a "
+            + "run may have; lower --steps or the suite's stepMultiple")
+      }
+    }
     return Evaluation(
       suite: suite, optimizers: try optimizers.map(Self.evaluated),
       baselines: try baselineNames.map { try Self.tuned($0, option: "--baselines") },

@@ -21,8 +21,9 @@ struct LearnedOptimizerCommand: ParsableCommand {
 
     func run() throws {
       let url = URL(fileURLWithPath: file)
-      let format = Checkpoint.format(of: Array(try Data(contentsOf: url).prefix(9)))
-      print(Self.report(try Checkpoint.load(url), path: file, format: format), terminator: "")
+      let checkpoint = try Checkpoint.load(url)
+      let format = Checkpoint.format(of: Array(try FileContents.read(url).prefix(9)))
+      print(Self.report(checkpoint, path: file, format: format), terminator: "")
     }
 
     /// The text `info` prints.
@@ -41,6 +42,12 @@ struct LearnedOptimizerCommand: ParsableCommand {
         "architecture: \(checkpoint.configuration.json())",
       ]
       if let step = checkpoint.metaTrainingStep { lines.append("meta-training step: \(step)") }
+      let nonFinite = checkpoint.metaParameters.flat.scalars.filter { !$0.isFinite }.count
+      if nonFinite > 0 {
+        lines.append(
+          "warning: \(grouped(nonFinite)) meta-parameters are NaN or infinite; this optimizer "
+            + "cannot train")
+      }
       lines.append("tensors: \(layout.count)")
       let width = layout.names.map(\.count).max() ?? 0
       for entry in layout.entries {

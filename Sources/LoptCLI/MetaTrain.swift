@@ -3,6 +3,7 @@ import Foundation
 import LoptCore
 import LoptEval
 import LoptMeta
+import LoptTasks
 import Synchronization
 
 /// `lopt meta-train`: meta-trains a learned optimizer with evolution strategies.
@@ -41,6 +42,11 @@ struct MetaTrain: ParsableCommand {
     if config == nil && !resume {
       throw ValidationError("give a CONFIG file (or --resume to continue RUN_DIR's run)")
     }
+    try FlagChecks.checkNotEmpty(out, flag: "--out")
+    if let outerSteps {
+      try FlagChecks.check(outerSteps, in: 0...maximumTrainingSteps, flag: "--outer-steps")
+    }
+    if let threads { try FlagChecks.check(threads, in: 0...1024, flag: "--threads") }
   }
 
   func run() throws {
@@ -52,6 +58,8 @@ struct MetaTrain: ParsableCommand {
     var configuration: MetaTrainingConfiguration
     do {
       configuration = try MetaTrainingConfiguration(yaml: String(decoding: data, as: UTF8.self))
+    } catch let error as TaskSpecError {
+      throw ValidationError("\(path): \(error.reason)")
     } catch {
       throw ValidationError("\(path): \(error)")
     }

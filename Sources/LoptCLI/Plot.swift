@@ -28,6 +28,7 @@ struct Plot: ParsableCommand {
 
   func validate() throws {
     guard !files.isEmpty else { throw ValidationError("give at least one metrics file") }
+    try FlagChecks.checkNotEmpty(output, flag: "--output")
   }
 
   /// One metrics line.

@@ -30,10 +30,15 @@ struct TaskOptions: ParsableArguments {
   var hiddenWidths: [Int] {
     get throws {
       let parts = hidden.split(separator: ",", omittingEmptySubsequences: true)
+      guard parts.count <= 64 else {
+        throw ValidationError("--hidden takes at most 64 widths, got \(parts.count)")
+      }
       return try parts.map { part in
-        guard let width = Int(part.trimmingCharacters(in: .whitespaces)), width > 0 else {
+        guard let width = Int(part.trimmingCharacters(in: .whitespaces)),
+          (1...16_384).contains(width)
+        else {
           throw ValidationError(
-            "--hidden takes positive integers separated by commas, got '\(hidden)'")
+            "--hidden takes widths in 1...16384 separated by commas, got '\(hidden)'")
         }
         return width
       }
@@ -41,8 +46,9 @@ struct TaskOptions: ParsableArguments {
   }
 
   func validate() throws {
-    _ = try hiddenWidths
-    guard batch > 0 else { throw ValidationError("--batch must be positive, got \(batch)") }
+    try FlagChecks.check(batch, in: 1...4096, flag: "--batch")
+    try checkMemory()
+    try FlagChecks.checkDirectory(dataDir, flag: "--data-dir")
     guard task == nil || spec == nil else {
       throw ValidationError("give --task or --spec, not both")
     }
@@ -53,18 +59,31 @@ struct TaskOptions: ParsableArguments {
     }
   }
 
+  /// Throws if the default MLP of `--hidden` and `--batch` would need more memory than a task
+  /// may use (the same estimate as for task specs).
+  private func checkMemory() throws {
+    let widths =
+      [data.imageShape.reduce(1, *)] + (try hiddenWidths) + [data.classCount]
+    var cost = TaskCost()
+    cost.parameters = zip(widths, widths.dropFirst()).reduce(0) {
+      $0 + Double(($1.0 + 1) * $1.1)
+    }
+    cost.activations = Double(batch) * Double(widths.reduce(0, +))
+    let bytes = TaskSpec.estimatedBytes(of: cost)
+    guard bytes <= Double(TaskSpec.maximumBytes) else {
+      throw ValidationError(
+        "--hidden \(hidden) with --batch \(batch) needs about "
+          + String(format: "%.0f MiB", bytes / 1_048_576) + ", more than the "
+          + "\(TaskSpec.maximumBytes >> 20) MiB a task may use; choose smaller widths")
+    }
+  }
+
   /// The spec chosen by `--task` or `--spec`, or `nil` for the default MLP.
   func chosenSpec() throws -> TaskSpec? {
     if let task { return try TaskSpec(named: task) }
     guard let spec else { return nil }
     let url = URL(fileURLWithPath: spec)
-    let contents: Data
-    do {
-      contents = try Data(contentsOf: url)
-    } catch {
-      throw ValidationError("cannot read the spec file \(spec): \(error.localizedDescription)")
-    }
-    return try TaskSpec(json: contents)
+    return try TaskSpec(json: FileContents.read(url))
   }
 
   /// Loads the data and builds the task; `key` fixes the order of the batches of the default

@@ -22,10 +22,14 @@ struct CostModelOptions: ParsableArguments {
   @Option(help: "Look for data files here first (also: the LOPT_DATA_DIR environment variable).")
   var dataDir: String?
 
+  func validate() throws {
+    try FlagChecks.checkDirectory(dataDir, flag: "--data-dir")
+  }
+
   /// The calibration from `--calibration`, or the shipped one.
   func costModel() throws -> CostModel {
     guard let calibration else { return .default }
-    return try CostModel(json: Data(contentsOf: URL(fileURLWithPath: calibration)))
+    return try CostModel(json: FileContents.read(URL(fileURLWithPath: calibration)))
   }
 }
 
@@ -93,7 +97,7 @@ struct TasksSample: ParsableCommand {
     guard (family == nil) != (distribution == nil) else {
       throw ValidationError("give exactly one of --family and --distribution")
     }
-    guard count > 0 else { throw ValidationError("--count must be positive, got \(count)") }
+    try FlagChecks.check(count, in: 1...100_000, flag: "--count")
     if let budget, !(budget > 0) {
       throw ValidationError("--budget must be a positive number of seconds, got \(budget)")
     }
@@ -131,7 +135,7 @@ struct TasksSample: ParsableCommand {
         "unknown distribution '\(name)': not a built-in ("
           + TaskDistribution.builtIn.keys.sorted().joined(separator: ", ") + ") nor a file")
     }
-    return try TaskDistribution(json: Data(contentsOf: URL(fileURLWithPath: name)))
+    return try TaskDistribution(json: FileContents.read(URL(fileURLWithPath: name)))
   }
 }
 

@@ -34,7 +34,7 @@ struct Train: ParsableCommand {
   var metrics: String?
 
   func validate() throws {
-    guard steps > 0 else { throw ValidationError("--steps must be positive, got \(steps)") }
+    try FlagChecks.check(steps, in: 1...maximumTrainingSteps, flag: "--steps")
     guard logEvery > 0 else {
       throw ValidationError("--log-every must be positive, got \(logEvery)")
     }
@@ -57,22 +57,29 @@ struct Train: ParsableCommand {
     let writer = try metrics.map(MetricsWriter.init(path:))
     var progress = ProgressLine(total: steps, label: "step")
     let start = Date()
-    let result: TrainingResult
-    do {
-      result = try train(
+    let outcome = Result {
+      try train(
         prepared.task, optimizer: optimizer, steps: steps, key: key, logInterval: logEvery,
         validationBatches: prepared.validationBatches
       ) { record in
         progress.update(step: record.step + 1, loss: record.loss)
         try? writer?.write(MetricsRecord(record, seconds: Date().timeIntervalSince(start)))
       }
-    } catch {
-      progress.finish()
-      try writer?.finish()
-      throw error
     }
     progress.finish()
     try writer?.finish()
+    let result: TrainingResult
+    do {
+      result = try outcome.get()
+    } catch let error as TrainingError {
+      throw CLIError.trainingFailed(error.message(isLearned: self.optimizer.isLearned))
+    }
+    if let growth = result.lossGrowth, growth > TrainingResult.divergenceFactor {
+      throw CLIError.trainingFailed(
+        "training diverged: the loss ended \(formatted(growth))× its initial "
+          + "\(formatted(result.losses[0])) (over \(Int(TrainingResult.divergenceFactor))×); "
+          + TrainingError.hint(isLearned: self.optimizer.isLearned))
+    }
     let elapsed = Date().timeIntervalSince(start)
     print(LossCurveSummary(records: result.records).text)
     let test = prepared.task.evaluation(

@@ -60,8 +60,9 @@ struct Tune: ParsableCommand {
   }
 
   func validate() throws {
-    guard steps > 0 else { throw ValidationError("--steps must be positive, got \(steps)") }
-    guard seeds > 0 else { throw ValidationError("--seeds must be positive, got \(seeds)") }
+    try FlagChecks.check(steps, in: 1...maximumTrainingSteps, flag: "--steps")
+    try FlagChecks.check(seeds, in: 1...1000, flag: "--seeds")
+    if let output { try FlagChecks.checkNotEmpty(output, flag: "--output") }
     _ = try learningRates
     if optimizer.lr != nil {
       throw ValidationError("--lr cannot be combined with tune: use --grid to choose the rates")

@@ -50,6 +50,49 @@ public enum AtomicFile {
     syncDirectory(directory)
   }
 
+  /// Creates the folder at `url` and any missing parents (nothing if it exists).
+  ///
+  /// - Throws: ``AtomicFileError`` naming the folder and the system's reason (instead of
+  ///   Foundation's `NSCocoaErrorDomain` dump).
+  public static func createDirectory(at url: URL) throws {
+    do {
+      try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    } catch {
+      let underlying = ((error as NSError).userInfo[NSUnderlyingErrorKey] as? any Error)
+        .map { $0 as NSError }
+      let code = underlying.flatMap { $0.domain == NSPOSIXErrorDomain ? Int32($0.code) : nil }
+      throw AtomicFileError(path: url.path, step: "creation of the folder", code: code ?? EIO)
+    }
+  }
+
+  /// Removes the temporary files that writes killed midway (`kill -9`, power loss) left in
+  /// `directory`: `.NAME.HEX.tmp` files last modified more than `age` seconds ago.
+  ///
+  /// Pass 0 only for a folder with one writer that holds it (a locked run directory); a
+  /// shared folder (the run cache) needs an age no write could take.
+  ///
+  /// - Returns: the names removed.
+  @discardableResult
+  public static func removeStaleTemporaryFiles(
+    in directory: URL, olderThan age: TimeInterval
+  ) -> [String] {
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+    let cutoff = Date().addingTimeInterval(-age)
+    return names.filter { name in
+      let parts = name.split(separator: ".", omittingEmptySubsequences: false)
+      guard name.hasPrefix("."), parts.count >= 4, parts.last == "tmp",
+        let random = parts.dropLast().last, (1...16).contains(random.count),
+        random.allSatisfy(\.isHexDigit)
+      else { return false }
+      let path = directory.appendingPathComponent(name).path
+      let modified =
+        (try? FileManager.default.attributesOfItem(atPath: path))?[
+          .modificationDate] as? Date
+      guard let modified, modified <= cutoff else { return false }
+      return (try? FileManager.default.removeItem(atPath: path)) != nil
+    }
+  }
+
   /// Atomically replaces (or creates) the file at `url` with the UTF-8 encoding of `text`.
   ///
   /// - Throws: ``AtomicFileError`` naming the destination and the step that failed.

@@ -68,6 +68,22 @@ public struct DataLocator: Sendable {
   /// The system data folder searched last (Debian's `dataset-*` packages install here).
   public static let systemDirectory = "/usr/share/datasets"
 
+  /// What the files `relativePaths` resolve to hold: for each, its size and a hash of its
+  /// bytes, or `missing`, so that results computed on the data (a run cache) are told apart
+  /// when the data differ (another `--data-dir`, a replaced file) and shared when only the
+  /// folder holding them does.
+  ///
+  /// - Complexity: reads each file once per process (hashes are kept by path, size and
+  ///   modification time).
+  public func fingerprint(of relativePaths: [String]) -> String {
+    relativePaths.map { relativePath in
+      guard let url = try? url(for: relativePath),
+        let digest = FileDigests.shared.digest(of: url)
+      else { return "\(relativePath) missing" }
+      return "\(relativePath) \(digest)"
+    }.joined(separator: ", ")
+  }
+
   /// Returns the first `root/relativePath` that exists.
   ///
   /// - Throws: ``DatasetError/fileNotFound(file:searched:)`` listing every path tried.
@@ -79,5 +95,27 @@ public struct DataLocator: Sendable {
       searched.append("\(url.path) (\(root.origin))")
     }
     throw DatasetError.fileNotFound(file: relativePath, searched: searched)
+  }
+}
+
+/// File digests (size and FNV-1a of the bytes) already computed in this process.
+private final class FileDigests: @unchecked Sendable {
+  static let shared = FileDigests()
+
+  private let lock = NSLock()
+  private var digests: [String: String] = [:]
+
+  /// `"<size> bytes fnv1a <hash>"` of the file at `url`, or `nil` if it cannot be read.
+  func digest(of url: URL) -> String? {
+    guard let attributes = try? FileManager.default.attributesOfItem(atPath: url.path),
+      let size = attributes[.size] as? Int
+    else { return nil }
+    let modified = (attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
+    let key = "\(url.path) \(size) \(modified)"
+    if let known = lock.withLock({ digests[key] }) { return known }
+    guard let bytes = try? Data(contentsOf: url, options: .mappedIfSafe) else { return nil }
+    let digest = bytes.withUnsafeBytes { "\(size) bytes fnv1a \(fnv1aDigest($0))" }
+    lock.withLock { digests[key] = digest }
+    return digest
   }
 }

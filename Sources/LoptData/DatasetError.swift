@@ -20,6 +20,8 @@ public enum DatasetError: Error, Equatable, CustomStringConvertible {
   case gzipTruncated(path: String, compressedBytes: Int)
   /// zlib rejected the gzip stream (bad header, bad data or checksum, trailing garbage).
   case gzipCorrupt(path: String, reason: String)
+  /// The file holds, or its gzip stream inflates to, more than `limit` bytes.
+  case tooLarge(path: String, limit: Int)
   /// The file's shape is not the one its data set needs (also: images and labels disagree).
   case shapeMismatch(path: String, expected: String, found: String)
   /// A label is outside `0..<classCount`.
@@ -67,6 +69,9 @@ public enum DatasetError: Error, Equatable, CustomStringConvertible {
         + "\(bytes) bytes; \(refetch)"
     case .gzipCorrupt(let path, let reason):
       return "gzip file '\(path)' is corrupt (\(reason)); \(refetch)"
+    case .tooLarge(let path, let limit):
+      return "data file '\(path)' holds or inflates to more than \(limit) bytes, the most a "
+        + "data file may have (a gzip bomb, or not a data set file); \(refetch)"
     case .shapeMismatch(let path, let expected, let found):
       return "data file '\(path)' has the wrong shape: expected \(expected), found \(found); "
         + "check that the file belongs to this data set"

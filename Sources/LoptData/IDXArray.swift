@@ -41,11 +41,27 @@ public struct IDXArray: Sendable {
   ///   `.gzipCorrupt`, `.truncated`, `.trailingBytes`, `.badMagicNumber` or
   ///   `.unsupportedElementType`.
   public init(contentsOf url: URL) throws {
-    try self.init(bytes: DataFile.read(url), path: url.path)
+    let path = url.path
+    let bytes = try DataFile.read(url) { try? Self.header(of: $0, path: path).fileByteCount }
+    try self.init(bytes: bytes, path: path)
   }
 
   /// Parses the (decompressed) bytes of an IDX file; `path` is used in error messages.
   init(bytes: [UInt8], path: String) throws {
+    let header = try Self.header(of: bytes, path: path)
+    try DatasetError.checkByteCount(bytes.count, expected: header.fileByteCount, path: path)
+    self.elementType = header.elementType
+    self.shape = header.shape
+    self.path = path
+    self.bytes = bytes
+    self.payloadOffset = header.byteCount
+  }
+
+  /// The element type, shape, header size and whole-file size (`Int.max` when the extents
+  /// overflow) a file's first bytes declare.
+  private static func header(
+    of bytes: [UInt8], path: String
+  ) throws -> (elementType: ElementType, shape: [Int], byteCount: Int, fileByteCount: Int) {
     guard bytes.count >= 4 else {
       throw DatasetError.truncated(path: path, expectedBytes: 4, foundBytes: bytes.count)
     }
@@ -65,18 +81,13 @@ public struct IDXArray: Sendable {
     let shape = (0..<rank).map { axis in
       bytes[(4 + 4 * axis)..<(8 + 4 * axis)].reduce(0) { $0 << 8 | Int($1) }
     }
-    // Extents are below 2³², so the product can only overflow for absurd headers.
-    let (elements, overflow) = shape.reduce((type.byteCount, false)) {
+    // Extents are below 2³², so the size can only overflow for absurd headers.
+    let (total, overflow) = shape.reduce((type.byteCount, false)) {
       let product = $0.0.multipliedReportingOverflow(by: $1)
       return (product.partialValue, $0.1 || product.overflow)
     }
-    try DatasetError.checkByteCount(
-      bytes.count, expected: overflow ? Int.max : headerCount + elements, path: path)
-    self.elementType = type
-    self.shape = shape
-    self.path = path
-    self.bytes = bytes
-    self.payloadOffset = headerCount
+    let (fileCount, sumOverflow) = total.addingReportingOverflow(headerCount)
+    return (type, shape, headerCount, overflow || sumOverflow ? Int.max : fileCount)
   }
 
   /// The number of axes.

@@ -45,6 +45,16 @@ public enum ImageDatasetName: String, CaseIterable, Sendable {
   /// The number of classes (10 for every data set here).
   public var classCount: Int { 10 }
 
+  /// Every file the data set is read from, as paths relative to a data folder.
+  public var relativePaths: [String] {
+    [true, false].flatMap { isTrain -> [String] in
+      switch files(isTrain: isTrain) {
+      case .idx(let images, let labels): [images, labels]
+      case .cifar(let batches): batches
+      }
+    }
+  }
+
   /// The files of one official split, as paths relative to a data folder.
   enum Files {
     /// An IDX image file and its IDX label file.

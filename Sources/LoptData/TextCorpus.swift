@@ -27,16 +27,16 @@ public struct TextCorpus: Sendable {
   ) throws -> TextCorpus {
     switch name {
     case .austen:
-      let url = try locator.url(for: "text/austen.txt")
-      let text = try DataFile.read(url)
+      let url = try locator.url(for: name.relativePaths[0])
+      let text = try DataFile.read(url) { _ in TextCorpusName.austenByteCount }
       try DatasetError.checkByteCount(
         text.count, expected: TextCorpusName.austenByteCount, path: url.path)
       let split = TextCorpusName.persuasionOffset
       return TextCorpus(train: Array(text[..<split]), valid: Array(text[split...]))
     case .austenSmall:
       return TextCorpus(
-        train: try DataFile.read(locator.url(for: "text/austen-small-train.txt.gz")),
-        valid: try DataFile.read(locator.url(for: "text/austen-small-valid.txt.gz")))
+        train: try DataFile.read(locator.url(for: name.relativePaths[0])),
+        valid: try DataFile.read(locator.url(for: name.relativePaths[1])))
     }
   }
 }

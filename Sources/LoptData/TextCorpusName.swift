@@ -8,6 +8,14 @@ public enum TextCorpusName: String, CaseIterable, Sendable {
   /// bytes of *Persuasion* (3,558,175..<3,758,175).
   case austenSmall = "austen-small"
 
+  /// Every file the corpus is read from, as paths relative to a data folder.
+  public var relativePaths: [String] {
+    switch self {
+    case .austen: ["text/austen.txt"]
+    case .austenSmall: ["text/austen-small-train.txt.gz", "text/austen-small-valid.txt.gz"]
+    }
+  }
+
   /// The size of the full `text/austen.txt`.
   static let austenByteCount = 4_025_029
   /// Where *Persuasion* starts in `text/austen.txt`.

@@ -121,12 +121,13 @@ public struct Evaluation: Sendable {
     self.locator = locator
   }
 
-  /// The task part of the run keys of `entry`: a version tag and the spec with seed 0.
+  /// The task part of the run keys of `entry`: a version tag, the spec with seed 0 and the
+  /// fingerprint of its data files (so another `--data-dir` with other data misses the cache).
   private func taskText(_ entry: EvaluationSuite.Entry) -> String {
     var spec = entry.spec
     spec.seed = 0
     let json = (try? spec.json()).map { String(decoding: $0, as: UTF8.self) } ?? "\(spec)"
-    return "lopt-eval-v1 " + json
+    return "lopt-eval-v2 " + json + " data: " + locator.fingerprint(of: spec.dataFiles)
   }
 
   /// The sweep of `optimizer` on `entry` for `steps` steps.

@@ -18,10 +18,10 @@ public enum EvaluationReport {
   /// each file atomically.
   ///
   /// - Returns: the names of the files written.
-  /// - Throws: a Foundation error or `AtomicFileError` when a file cannot be written.
+  /// - Throws: `AtomicFileError` when the folder or a file cannot be written.
   @discardableResult
   public static func write(_ result: EvaluationResult, to directory: URL) throws -> [String] {
-    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    try AtomicFile.createDirectory(at: directory)
     var files: [(String, String)] = [
       ("report.md", markdown(result)),
       ("results.json", String(decoding: try result.json(), as: UTF8.self) + "\n"),
@@ -148,8 +148,9 @@ public enum EvaluationReport {
       \(task.parameterCount) parameters; \(task.steps) steps (baselines \(task.baselineSteps)).
       """
     let speedupColumns = baselines.map { "speedup vs \($0)" }.joined(separator: " | ")
+    let name = escaped(task.name)
     var lines = [
-      "", "### \(task.name)", "", about, "",
+      "", "### \(name)", "", about, "",
       "| optimizer | learning rate | final loss | loss / tuned Adam | \(speedupColumns) |",
       "| --- | ---: | ---: | ---: |" + String(repeating: " ---: |", count: baselines.count),
     ]
@@ -175,7 +176,7 @@ public enum EvaluationReport {
       let cells = values.map { $0.map { number(Double($0)) } ?? "diverged" }
       lines.append("| \(baseline.name) | \(cells.joined(separator: " | ")) |")
     }
-    lines += ["", "![Loss curves on \(task.name)](\(lossPlotName(task)))"]
+    lines += ["", "![Loss curves on \(name)](\(lossPlotName(task)))"]
     return lines
   }
 
@@ -240,6 +241,21 @@ public enum EvaluationReport {
   }
 
   private static func plural(_ count: Int) -> String { count == 1 ? "" : "s" }
+
+  /// `text` as literal Markdown: punctuation that Markdown or HTML would interpret is
+  /// backslash-escaped, line breaks become spaces (suite task names are user text).
+  static func escaped(_ text: String) -> String {
+    var result = ""
+    for character in text {
+      if character.isNewline {
+        result.append(" ")
+      } else {
+        if "\\`*_[]<>#!|&".contains(character) { result.append("\\") }
+        result.append(character)
+      }
+    }
+    return result
+  }
 
   /// Four significant digits.
   static func number(_ value: Double) -> String { String(format: "%.4g", value) }

@@ -130,19 +130,19 @@ public struct EvaluationSuite: Equatable, Sendable {
       if case .unknownField(let key) = error {
         throw SuiteError.invalid(suite: source, reason: "unknown key '\(key)'")
       }
-      throw SuiteError.invalid(
-        suite: source, reason: error.description.replacingOccurrences(of: "task spec: ", with: ""))
+      throw SuiteError.invalid(suite: source, reason: error.reason)
     }
     self.name = name
     summary = file.description
     steps = file.steps
     seeds = file.seeds
     firstSeed = file.firstSeed ?? 0
-    if let steps, steps <= 0 {
-      throw SuiteError.invalid(suite: source, reason: "steps must be positive, got \(steps)")
+    if let steps, !(1...maximumTrainingSteps).contains(steps) {
+      throw SuiteError.invalid(
+        suite: source, reason: "steps must be in 1...\(maximumTrainingSteps), got \(steps)")
     }
-    if let seeds, seeds <= 0 {
-      throw SuiteError.invalid(suite: source, reason: "seeds must be positive, got \(seeds)")
+    if let seeds, !(1...1000).contains(seeds) {
+      throw SuiteError.invalid(suite: source, reason: "seeds must be in 1...1000, got \(seeds)")
     }
     guard !file.tasks.isEmpty else {
       throw SuiteError.invalid(suite: source, reason: "the 'tasks' list is empty")
@@ -160,9 +160,9 @@ public struct EvaluationSuite: Equatable, Sendable {
 
   private static func entry(_ item: File.Item, index: Int, suite: String) throws -> Entry {
     let multiple = item.stepMultiple ?? 1
-    guard multiple > 0 else {
+    guard (1...1000).contains(multiple) else {
       throw SuiteError.invalidEntry(
-        suite: suite, index: index, reason: "stepMultiple must be positive, got \(multiple)")
+        suite: suite, index: index, reason: "stepMultiple must be in 1...1000, got \(multiple)")
     }
     switch (item.task, item.spec) {
     case (let task?, nil):

@@ -36,17 +36,6 @@ public struct RunKey: Codable, Hashable, Sendable {
   public var digest: String { fnv1aDigest(canonicalText.utf8) }
 }
 
-/// The 64-bit FNV-1a hash of `bytes` as 16 hex digits: a short, stable fingerprint for cache
-/// keys (of run keys, of checkpoint files), not a cryptographic hash.
-public func fnv1aDigest(_ bytes: some Sequence<UInt8>) -> String {
-  var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-  for byte in bytes {
-    hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3
-  }
-  let hex = String(hash, radix: 16)
-  return String(repeating: "0", count: 16 - hex.count) + hex
-}
-
 /// The outcome of one training run: its loss curve, or where it diverged.
 public struct RunRecord: Codable, Equatable, Sendable {
   /// What was run.
@@ -68,21 +57,32 @@ public struct RunRecord: Codable, Equatable, Sendable {
 
   /// Whether the run stopped because of a non-finite loss or gradient.
   public var hasDiverged: Bool { divergedAtStep != nil }
+
+  /// Whether the record is one a run of its key can produce: a divergence inside the run, or
+  /// one loss per step.
+  public var isConsistent: Bool {
+    if let step = divergedAtStep { return (0..<key.steps).contains(step) }
+    return losses.count == key.steps
+  }
 }
 
 /// Finished runs on disk, one JSON file per ``RunKey``, so no run is ever computed twice.
 ///
 /// Files are `DIR/<digest>.json`, written atomically; a file whose stored key differs from the
-/// requested one (a hash collision) or that cannot be decoded counts as missing.
+/// requested one (a hash collision), that cannot be decoded or whose record is not
+/// ``RunRecord/isConsistent`` (a damaged or hand-edited file) counts as missing, so the run is
+/// computed again.
 public struct RunCache: Sendable {
   /// The folder holding the files.
   public let directory: URL
 
-  /// A cache in `directory`, created if needed.
+  /// A cache in `directory`, created if needed; temporary files of writes killed over an
+  /// hour ago are removed.
   ///
-  /// - Throws: a Foundation error if the folder cannot be created.
+  /// - Throws: `AtomicFileError` if the folder cannot be created.
   public init(directory: URL) throws {
-    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    try AtomicFile.createDirectory(at: directory)
+    AtomicFile.removeStaleTemporaryFiles(in: directory, olderThan: 3600)
     self.directory = directory
   }
 
@@ -102,7 +102,8 @@ public struct RunCache: Sendable {
   /// The stored record of `key`, or `nil`.
   public func record(for key: RunKey) -> RunRecord? {
     guard let data = try? Data(contentsOf: url(for: key)),
-      let record = try? JSONDecoder().decode(RunRecord.self, from: data), record.key == key
+      let record = try? JSONDecoder().decode(RunRecord.self, from: data), record.key == key,
+      record.isConsistent
     else { return nil }
     return record
   }

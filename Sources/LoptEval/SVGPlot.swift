@@ -99,7 +99,14 @@ public struct SVGPlot: Sendable {
       self.base = base
       let used = isLog ? positive.map { log($0) / log(base) } : finite
       var (lo, hi) = (used.min() ?? 0, used.max() ?? 1)
-      if hi - lo < 1e-12 { (lo, hi) = (lo - 0.5, hi + 0.5) }
+      // A flat curve gets a range around it, wide enough to differ from it in Double (±0.5
+      // near zero, ±5 % of |value| far from it); a span beyond Double's range is halved.
+      let magnitude = max(abs(lo), abs(hi))
+      if !(hi - lo > 1e-9 * max(magnitude, 1)) {
+        let half = max(0.5, 0.05 * magnitude)
+        (lo, hi) = (lo - half, hi + half)
+      }
+      if !(hi - lo).isFinite { (lo, hi) = (lo / 2, hi / 2) }
       let pad = (hi - lo) * 0.04
       (low, high) = (lo - pad, hi + pad)
     }
@@ -112,7 +119,9 @@ public struct SVGPlot: Sendable {
 
     /// About five round tick values inside the range.
     var ticks: [Double] {
+      guard low.isFinite, high.isFinite, low < high else { return [] }
       if isLog && base == 2 {
+        guard ceil(low) <= floor(high) else { return [] }
         let exponents = Int(ceil(low))...Int(floor(high))
         let step = max(1, (exponents.count + 9) / 10)
         return exponents.filter { ($0 - exponents.lowerBound) % step == 0 }.map {
@@ -130,6 +139,7 @@ public struct SVGPlot: Sendable {
       let raw = (high - low) / 5
       let magnitude = pow(10, floor(log10(raw)))
       let step = [1.0, 2, 5, 10].map { $0 * magnitude }.first { $0 >= raw } ?? raw
+      guard step > 0, step.isFinite else { return [] }
       return stride(from: ceil(low / step) * step, through: high, by: step).map { $0 }
     }
   }

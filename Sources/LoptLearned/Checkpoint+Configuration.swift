@@ -54,6 +54,57 @@ public enum LearnedOptimizerConfiguration: Equatable, Sendable {
     }
   }
 
+  /// The most meta-parameters a configuration may have (2²⁴, 64 MiB of `Float`): over 30 times
+  /// the released VeLO, small enough that meta-training several copies stays far below 1 GB.
+  public static let maximumMetaParameterCount = 1 << 24
+
+  /// Throws unless the kind's own checks pass and the sizes are small enough to build.
+  ///
+  /// Widths and template counts are bounded by 4096 and layer counts by 64 before the layout
+  /// is computed, so that hostile sizes (negative, 2⁶², 10⁹) fail with a message instead of
+  /// overflowing; the layout's total is then bounded by ``maximumMetaParameterCount``.
+  ///
+  /// - Throws: ``CheckpointError/architectureMismatch(reason:)`` naming the setting.
+  public func validate() throws {
+    func bound(_ name: String, _ value: Int, _ range: ClosedRange<Int>) throws {
+      guard range.contains(value) else {
+        throw CheckpointError.architectureMismatch(
+          reason: "\(kind.rawValue) \(name) is \(value), expected \(range.lowerBound)..."
+            + "\(range.upperBound)")
+      }
+    }
+    let (width, layers, decays) = (1...4096, 0...64, 1...16)
+    switch self {
+    case .mlpLOpt(let configuration):
+      try bound("hiddenSize", configuration.hiddenSize, width)
+      try bound("hiddenLayers", configuration.hiddenLayers, layers)
+      try bound("momentumDecays.count", configuration.momentumDecays.count, decays)
+      try configuration.validate()
+    case .adafacMLP(let configuration):
+      try bound("hiddenSize", configuration.hiddenSize, width)
+      try bound("hiddenLayers", configuration.hiddenLayers, layers)
+      try bound("initialMomentumDecays.count", configuration.initialMomentumDecays.count, decays)
+      try configuration.validate()
+    case .velo(let configuration):
+      try bound("lstmHiddenSize", configuration.lstmHiddenSize, width)
+      try bound("paramInits", configuration.paramInits, width)
+      do {
+        try configuration.validate()
+      } catch let error as VeLOError {
+        throw CheckpointError.architectureMismatch(reason: error.description)
+      }
+    case .scheduledAdam(let configuration):
+      try configuration.validate()
+    }
+    let count = metaParameterLayout.totalCount
+    guard count <= Self.maximumMetaParameterCount else {
+      throw CheckpointError.architectureMismatch(
+        reason: "the \(kind.rawValue) configuration \(json()) has \(count) meta-parameters, "
+          + "more than the \(Self.maximumMetaParameterCount) allowed "
+          + "(\(count / (1 << 18)) MiB of Float32 per copy)")
+    }
+  }
+
   /// The configuration as compact JSON with sorted keys (the safetensors metadata value).
   public func json() -> String {
     let encoder = JSONEncoder()

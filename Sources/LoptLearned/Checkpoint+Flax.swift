@@ -30,6 +30,7 @@ extension Checkpoint {
     } else {
       configuration = try Self.inferConfiguration(from: leaves)
     }
+    try configuration.validate()
     let layout = configuration.metaParameterLayout
     var byName: [String: FlaxLeaf] = [:]
     for leaf in leaves { byName[leaf.name] = leaf }
@@ -228,11 +229,13 @@ extension Checkpoint {
     guard let size = sizes[dtype] else {
       throw CheckpointError.unsupportedDType(keyPath: path, dtype: dtype)
     }
-    guard bytes.count == count * size else {
+    let (byteCount, overflow) = count.multipliedReportingOverflow(by: size)
+    guard !overflow, bytes.count == byteCount else {
       throw CheckpointError.malformed(
         keyPath: path,
-        reason: "shape \(shape) of \(dtype) needs \(count * size) bytes, the array has "
-          + "\(bytes.count)")
+        reason:
+          "shape \(shape) of \(dtype) needs \(overflow ? "more than Int.max" : "\(byteCount)") "
+          + "bytes, the array has \(bytes.count)")
     }
     let scalars = bytes.withUnsafeBytes { raw -> [Float] in
       func convert<Bits: FixedWidthInteger>(_: Bits.Type, _ transform: (Bits) -> Float) -> [Float] {
@@ -252,21 +255,27 @@ extension Checkpoint {
     return (shape, scalars)
   }
 
-  /// An integer from a msgpack int or a one-element array (ext type 1 or 3).
+  /// The largest step a checkpoint may record (2³¹ − 1; no run takes that many outer steps).
+  private static let maximumStep = Int(Int32.max)
+
+  /// A step from a msgpack int or a one-element array (ext type 1 or 3), in 0...2³¹ − 1.
   private static func integer(_ value: MessagePackValue, keyPath: [String]) throws -> Int {
+    var step: Int?
     switch value {
-    case .int(let number): return Int(number)
+    case .int(let number): step = Int(exactly: number)
+    case .uint(let number): step = Int(exactly: number)
+    case .float(let number): step = Int(exactly: number)
     case .ext(let type, let data) where type == 1 || type == 3:
       let (shape, scalars) = try decodeArray(data, keyPath: keyPath)
-      if shape.reduce(1, *) == 1, let number = scalars.first, number == number.rounded() {
-        return Int(number)
-      }
+      if shape.reduce(1, *) == 1, let number = scalars.first { step = Int(exactly: number) }
     default: break
     }
-    throw CheckpointError.malformed(
-      keyPath: keyPath.joined(separator: "/"),
-      reason: "expected an integer step, found "
-        + describe(value))
+    guard let step, (0...maximumStep).contains(step) else {
+      throw CheckpointError.malformed(
+        keyPath: keyPath.joined(separator: "/"),
+        reason: "expected an integer step in 0...\(maximumStep), found \(describe(value))")
+    }
+    return step
   }
 
   /// A short description of a value's kind, for messages.
@@ -274,8 +283,9 @@ extension Checkpoint {
     switch value {
     case .null: return "nil"
     case .bool: return "a boolean"
-    case .int, .uint: return "an integer"
-    case .float: return "a float"
+    case .int(let number): return "the integer \(number)"
+    case .uint(let number): return "the integer \(number)"
+    case .float(let number): return "the float \(number)"
     case .string: return "a string"
     case .binary: return "binary data"
     case .array: return "an array"

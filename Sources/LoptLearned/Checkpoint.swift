@@ -41,13 +41,24 @@ public struct Checkpoint: Equatable, Sendable {
   /// The `format` metadata value of Lopt safetensors checkpoints.
   public static let formatName = "lopt-learned-optimizer"
 
-  /// Creates a checkpoint after checking that the meta-parameters fit the architecture.
+  /// Creates a checkpoint after checking the architecture, that the meta-parameters fit it, and
+  /// that the step and core-hours (when given) are non-negative and finite.
   ///
-  /// - Throws: ``CheckpointError`` naming the first missing, extra or mis-shaped tensor.
+  /// - Throws: ``CheckpointError`` naming the invalid setting or the first missing, extra or
+  ///   mis-shaped tensor.
   public init(
     configuration: LearnedOptimizerConfiguration, metaParameters: ParameterSet,
     metaTrainingStep: Int? = nil, metaTrainingCoreHours: Double? = nil
   ) throws {
+    try configuration.validate()
+    if let metaTrainingStep, metaTrainingStep < 0 {
+      throw CheckpointError.unrecognizedFormat(
+        reason: "the meta-training step is \(metaTrainingStep), expected a non-negative integer")
+    }
+    if let hours = metaTrainingCoreHours, !(hours.isFinite && hours >= 0) {
+      throw CheckpointError.unrecognizedFormat(
+        reason: "meta_training_core_hours is \(hours), expected a non-negative number")
+    }
     let layout = configuration.metaParameterLayout
     if metaParameters.layout != layout {
       try CheckpointError.checkNames(
@@ -75,10 +86,9 @@ public struct Checkpoint: Equatable, Sendable {
   ) throws -> Checkpoint {
     let bytes: [UInt8]
     do {
-      bytes = Array(try Data(contentsOf: url))
-    } catch {
-      throw CheckpointError.inFile(
-        path: url.path, .unrecognizedFormat(reason: "cannot read: \(error.localizedDescription)"))
+      bytes = Array(try FileContents.read(url))
+    } catch let error as FileReadError {
+      throw CheckpointError.inFile(path: url.path, .unrecognizedFormat(reason: error.reason))
     }
     do {
       return try decode(bytes, configuration: configuration)
@@ -177,6 +187,7 @@ public struct Checkpoint: Equatable, Sendable {
     let stored = try LearnedOptimizerConfiguration(
       kind: kind, json: metadata["configuration"] ?? "")
     let configuration = try Self.checked(stored, expected: expected)
+    try configuration.validate()
     let layout = configuration.metaParameterLayout
     try CheckpointError.checkNames(
       Dictionary(uniqueKeysWithValues: file.names.map { ($0, file[$0]!.shape) }), against: layout)
@@ -190,9 +201,9 @@ public struct Checkpoint: Equatable, Sendable {
     }
     var coreHours: Double?
     if let text = metadata["meta_training_core_hours"] {
-      guard let value = Double(text), value.isFinite, value >= 0 else {
+      guard let value = Double(text) else {
         throw CheckpointError.unrecognizedFormat(
-          reason: "meta_training_core_hours '\(text)' is not a non-negative number")
+          reason: "meta_training_core_hours '\(text)' is not a number")
       }
       coreHours = value
     }

@@ -81,6 +81,10 @@ private struct MessagePackReader {
   let bytes: UnsafeRawBufferPointer
   var position = 0
 
+  /// The most elements an array or map reserves room for up front: a count is only a claim
+  /// of the input, and nested claims must not reserve more than the bytes can hold.
+  static let reservationLimit = 4096
+
   init(bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
 
   mutating func readValue(keyPath: [String], depth: Int) throws -> MessagePackValue {
@@ -142,7 +146,7 @@ private struct MessagePackReader {
   ) throws -> MessagePackValue {
     try requireRemaining(count, keyPath, what: "\(count) array elements")
     var elements: [MessagePackValue] = []
-    elements.reserveCapacity(count)
+    elements.reserveCapacity(min(count, MessagePackReader.reservationLimit))
     for index in 0..<count {
       elements.append(try readValue(keyPath: keyPath + ["\(index)"], depth: depth + 1))
     }
@@ -154,7 +158,7 @@ private struct MessagePackReader {
   ) throws -> MessagePackValue {
     try requireRemaining(2 * count, keyPath, what: "\(count) map entries")
     var entries: [MessagePackEntry] = []
-    entries.reserveCapacity(count)
+    entries.reserveCapacity(min(count, MessagePackReader.reservationLimit))
     var seen = Set<String>()
     for index in 0..<count {
       let keyValue = try readValue(keyPath: keyPath + ["<key \(index)>"], depth: depth + 1)

@@ -183,6 +183,14 @@ public struct MetaTrainingConfiguration: Codable, Equatable, Sendable {
   /// The problems with the configuration; empty when usable.
   public var problems: [String] {
     var problems = estimator.problems + truncation.problems + outer.problems + families.problems
+    do {
+      try learnedOptimizer.configuration.validate()
+    } catch let error as CheckpointError {
+      guard case .architectureMismatch(let reason) = error else { preconditionFailure("\(error)") }
+      problems.append("learnedOptimizer: \(reason)")
+    } catch {
+      problems.append("learnedOptimizer: \(error)")
+    }
     switch (tasks.distribution, tasks.list) {
     case (_, nil):
       let name = tasks.resolvedDistribution
@@ -203,10 +211,34 @@ public struct MetaTrainingConfiguration: Codable, Equatable, Sendable {
       problems.append("evaluation.grid needs positive learning rates (got \(grid))")
     }
     if threads < 0 { problems.append("threads must be ≥ 0 (got \(threads))") }
+    problems += sizeProblems
     if !(checkpointSeconds > 0) {
       problems.append("checkpointSeconds must be > 0 (got \(checkpointSeconds))")
     }
     return problems
+  }
+
+  /// Upper bounds on every count and length, so that a hostile or mistyped size fails here
+  /// instead of overflowing or allocating without bound.
+  private var sizeProblems: [String] {
+    let steps = maximumTrainingSteps
+    let limits: [(String, Int, Int)] = [
+      ("estimator.pairs", estimator.pairs, 4096),
+      ("estimator.recomputeBatches", estimator.recomputeBatches, 10_000),
+      ("estimator.unrollLength", estimator.unrollLength, steps),
+      ("truncation.length", truncation.length, steps),
+      ("truncation.maximum", truncation.maximum, steps),
+      ("truncation.rampSteps", truncation.rampSteps, steps),
+      ("families.slots", families.slots, 4096),
+      ("outer.steps", outer.steps, steps),
+      ("outer.accumulation", outer.accumulation, 10_000),
+      ("outer.schedule.warmupSteps", outer.schedule.warmupSteps, steps),
+      ("evaluation.every", evaluation.every, steps),
+      ("evaluation.steps", evaluation.steps, steps),
+      ("evaluation.seeds", evaluation.seeds, 1000),
+      ("threads", threads, 1024),
+    ]
+    return limits.filter { $0.1 > $0.2 }.map { "\($0.0) must be ≤ \($0.2) (got \($0.1))" }
   }
 
   /// Throws when ``problems`` is not empty.
@@ -260,6 +292,10 @@ public enum MetaTrainingError: Error, CustomStringConvertible, Equatable {
   case configurationMismatch(String)
   /// A file of the run directory cannot be created.
   case cannotWrite(String)
+  /// Another process (its id in `holder`, when known) is writing to the run directory.
+  case runDirectoryBusy(String, holder: String)
+  /// θ stopped being finite, so it is not published.
+  case nonFiniteMetaParameters(step: Int)
 
   /// What happened and what to do.
   public var description: String {
@@ -273,6 +309,14 @@ public enum MetaTrainingError: Error, CustomStringConvertible, Equatable {
       reason
     case .cannotWrite(let path):
       "cannot create \(path): check the --out directory is writable"
+    case .runDirectoryBusy(let directory, let holder):
+      "\(directory) is in use by another meta-training run"
+        + (holder.isEmpty ? "" : " (process \(holder))")
+        + "; wait for it to finish or choose another --out"
+    case .nonFiniteMetaParameters(let step):
+      "θ has NaN or infinite elements at outer step \(step); it was not published (the last "
+        + "checkpoint keeps the previous θ); lower outer.learningRate or "
+        + "estimator.standardDeviation and resume"
     }
   }
 }

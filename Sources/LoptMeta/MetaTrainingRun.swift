@@ -176,6 +176,12 @@ struct MetaTrainingRun<Optimizer: LearnedOptimizer> {
     let hash = configuration.trajectoryHash
     var coreSeconds = 0.0
     let writer: MetricsLines?
+    if resume && directory.checkpointSteps().isEmpty {
+      throw MetaTrainingError.nothingToResume(directory.url.path)
+    }
+    let lock = isWriter ? try directory.lock() : nil
+    defer { withExtendedLifetime(lock) {} }
+    if isWriter { AtomicFile.removeStaleTemporaryFiles(in: directory.url, olderThan: 0) }
     if resume {
       let template = RunCheckpoint(
         theta: trainer.theta, outer: trainer.outer, step: 0, coreSeconds: 0,
@@ -195,7 +201,6 @@ struct MetaTrainingRun<Optimizer: LearnedOptimizer> {
             + "it or choose another --out")
       }
       if isWriter {
-        try directory.create()
         try AtomicFile.write(configuration.json() + "\n", to: directory.configurationURL)
       }
       writer = isWriter ? try MetricsLines(url: directory.metricsURL, appending: false) : nil
@@ -216,7 +221,10 @@ struct MetaTrainingRun<Optimizer: LearnedOptimizer> {
       lastCheckpoint = Date()
     }
     func optimizerCheckpoint() throws -> Checkpoint {
-      try Checkpoint(
+      guard trainer.theta.isFinite else {
+        throw MetaTrainingError.nonFiniteMetaParameters(step: trainer.step)
+      }
+      return try Checkpoint(
         configuration: configuration.learnedOptimizer.configuration,
         metaParameters: trainer.theta, metaTrainingStep: trainer.step,
         metaTrainingCoreHours: coreSeconds / 3600)

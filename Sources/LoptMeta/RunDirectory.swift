@@ -52,9 +52,36 @@ public struct RunDirectory: Sendable {
 
   /// Creates the directory.
   ///
-  /// - Throws: when it cannot be created.
+  /// - Throws: `AtomicFileError` naming the folder when it cannot be created.
   public func create() throws {
-    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    try AtomicFile.createDirectory(at: url)
+  }
+
+  /// The lock file of ``lock()``.
+  public var lockURL: URL { url.appendingPathComponent("lock") }
+
+  /// Creates the directory and takes its writer lock (an advisory `flock` on ``lockURL``, which
+  /// records the holder's process id), held until the returned value is released.
+  ///
+  /// The operating system drops the lock when its process ends, however it ends, so a killed
+  /// run never leaves a stale lock behind.
+  ///
+  /// - Throws: ``MetaTrainingError/runDirectoryBusy(_:holder:)`` naming the process that
+  ///   holds it, or ``MetaTrainingError/cannotWrite(_:)``.
+  public func lock() throws -> RunDirectoryLock {
+    try create()
+    let descriptor = open(lockURL.path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+    guard descriptor >= 0 else { throw MetaTrainingError.cannotWrite(lockURL.path) }
+    guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+      let holder = (try? String(contentsOf: lockURL, encoding: .utf8))?
+        .trimmingCharacters(in: .whitespacesAndNewlines)
+      close(descriptor)
+      throw MetaTrainingError.runDirectoryBusy(url.path, holder: holder ?? "")
+    }
+    let pid = Array("\(getpid())\n".utf8)
+    _ = ftruncate(descriptor, 0)
+    _ = pwrite(descriptor, pid, pid.count, 0)
+    return RunDirectoryLock(descriptor: descriptor)
   }
 
   /// Writes a state checkpoint and the learned-optimizer checkpoint, then deletes state
@@ -82,7 +109,12 @@ public struct RunDirectory: Sendable {
     for step in checkpointSteps() {
       let url = stateURL(step: step)
       do {
-        return try RunCheckpoint(file: SafetensorsFile(contentsOf: url), like: template)
+        let checkpoint = try RunCheckpoint(file: SafetensorsFile(contentsOf: url), like: template)
+        guard checkpoint.step == step else {
+          throw RunCheckpointError.invalidValue(
+            "it records step \(checkpoint.step), its name step \(step)")
+        }
+        return checkpoint
       } catch {
         warn("warning: skipping damaged checkpoint \(url.lastPathComponent): \(error)")
       }
@@ -105,6 +137,15 @@ public struct RunDirectory: Sendable {
     }
     try AtomicFile.write(kept.map { $0 + "\n" }.joined(), to: metricsURL)
   }
+}
+
+/// A held writer lock of a run directory (see ``RunDirectory/lock()``); released with the value.
+public final class RunDirectoryLock: Sendable {
+  private let descriptor: Int32
+
+  fileprivate init(descriptor: Int32) { self.descriptor = descriptor }
+
+  deinit { close(descriptor) }
 }
 
 /// The state a run continues from: θ, the outer optimizer, the step and the compute spent.
@@ -139,6 +180,12 @@ public struct RunCheckpoint: Sendable {
   /// The `format` metadata value.
   public static let formatName = "lopt-meta-training-state"
 
+  /// The metadata the checksum covers besides the tensors (files of ``checksumVersion`` 2).
+  private static let checkedKeys = ["step", "core_seconds", "configuration_hash"]
+  /// The `checksum_version` written: 2 covers the tensors and ``checkedKeys``; files without
+  /// the key (version 1) have a checksum of the tensors only.
+  static let checksumVersion = "2"
+
   /// The checkpoint as a safetensors file.
   public func file() -> SafetensorsFile {
     var file = SafetensorsFile()
@@ -146,15 +193,17 @@ public struct RunCheckpoint: Sendable {
     outer.write(into: &file, prefix: "outer/")
     file.metadata = [
       "format": Self.formatName, "step": String(step), "core_seconds": String(coreSeconds),
-      "configuration_hash": String(configurationHash), "checksum": String(Self.checksum(file)),
+      "configuration_hash": String(configurationHash), "checksum_version": Self.checksumVersion,
     ]
+    file.metadata["checksum"] = String(Self.checksum(file))
     return file
   }
 
   /// Reads a checkpoint written by ``file()`` into buffers shaped like `template`.
   ///
-  /// - Throws: ``RunCheckpointError`` for a wrong format, checksum or configuration;
-  ///   `SafetensorsError` for missing or mis-shaped tensors.
+  /// - Throws: ``RunCheckpointError`` for a wrong format, checksum or configuration, a
+  ///   negative step, non-finite or negative core-seconds, or a θ with NaN or infinite
+  ///   elements; `SafetensorsError` for missing or mis-shaped tensors.
   public init(file: SafetensorsFile, like template: RunCheckpoint) throws {
     let metadata = file.metadata
     guard metadata["format"] == Self.formatName, let step = metadata["step"].flatMap(Int.init),
@@ -166,19 +215,34 @@ public struct RunCheckpoint: Sendable {
     guard hash == template.configurationHash else {
       throw RunCheckpointError.otherConfiguration
     }
+    guard step >= 0 else { throw RunCheckpointError.invalidValue("step is \(step)") }
+    guard coreSeconds.isFinite, coreSeconds >= 0 else {
+      throw RunCheckpointError.invalidValue("core_seconds is \(coreSeconds)")
+    }
     self = template
     try file.readParameters(&theta, named: "theta")
+    guard theta.isFinite else {
+      throw RunCheckpointError.invalidValue("θ has NaN or infinite elements")
+    }
     try outer.restore(from: file, prefix: "outer/")
     self.step = step
     self.coreSeconds = coreSeconds
   }
 
-  /// FNV-1a over every tensor's name and bytes, in file order.
+  /// FNV-1a over every tensor's name and bytes in file order, then (version 2) over the
+  /// ``checkedKeys`` and their values.
   static func checksum(_ file: SafetensorsFile) -> UInt64 {
     var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+    func add(_ bytes: some Sequence<UInt8>) {
+      for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+    }
     for name in file.names {
-      for byte in name.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-      for byte in file[name]!.bytes { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+      add(name.utf8)
+      add(file[name]!.bytes)
+    }
+    if let version = file.metadata["checksum_version"] {
+      add(version.utf8)
+      for key in checkedKeys { add("\(key)=\(file.metadata[key] ?? "")\n".utf8) }
     }
     return hash
   }
@@ -192,6 +256,8 @@ public enum RunCheckpointError: Error, CustomStringConvertible, Equatable {
   case checksumMismatch
   /// The checkpoint belongs to a run with other trajectory settings.
   case otherConfiguration
+  /// A value is out of range (a negative step, NaN core-seconds, a non-finite θ).
+  case invalidValue(String)
 
   /// What is wrong.
   public var description: String {
@@ -201,6 +267,7 @@ public enum RunCheckpointError: Error, CustomStringConvertible, Equatable {
     case .otherConfiguration:
       "written by a run with another configuration (only threads, checkpointSeconds, "
         + "evaluation and, with a constant outer learning rate, outer.steps may change on resume)"
+    case .invalidValue(let problem): "unusable state checkpoint: \(problem)"
     }
   }
 }

@@ -13,6 +13,9 @@ public enum StrictJSON {
     } catch {
       throw TaskSpecError.malformed("not valid JSON: \(error.localizedDescription)")
     }
+    if let duplicate = firstDuplicateKey(in: data) {
+      throw TaskSpecError.malformed("the key '\(duplicate)' appears twice in one object")
+    }
     let value: T
     do {
       value = try JSONDecoder().decode(type, from: data)
@@ -24,6 +27,46 @@ public enum StrictJSON {
       throw TaskSpecError.unknownField(unknown)
     }
     return value
+  }
+
+  /// The first key that appears twice in one object of `data`, a valid JSON text (keys are
+  /// compared as written, escapes included); `JSONSerialization` would keep only the last.
+  static func firstDuplicateKey(in data: Data) -> String? {
+    let bytes = [UInt8](data)
+    var objects: [Set<[UInt8]>?] = []  // one per open container; nil for an array
+    var expectsKey = false
+    var index = 0
+    while index < bytes.count {
+      switch bytes[index] {
+      case UInt8(ascii: "\""):
+        let start = index + 1
+        index = start
+        while index < bytes.count && bytes[index] != UInt8(ascii: "\"") {
+          index += bytes[index] == UInt8(ascii: "\\") ? 2 : 1
+        }
+        if expectsKey, objects.last != nil {
+          let key = Array(bytes[start..<min(index, bytes.count)])
+          guard objects[objects.count - 1]!.insert(key).inserted else {
+            return String(decoding: key, as: UTF8.self)
+          }
+          expectsKey = false
+        }
+      case UInt8(ascii: "{"):
+        objects.append([])
+        expectsKey = true
+      case UInt8(ascii: "["):
+        objects.append(nil)
+      case UInt8(ascii: "}"), UInt8(ascii: "]"):
+        _ = objects.popLast()
+        expectsKey = false
+      case UInt8(ascii: ","):
+        expectsKey = objects.last.map { $0 != nil } ?? false
+      default:
+        break
+      }
+      index += 1
+    }
+    return nil
   }
 
   /// The first key path in `object` that `known` does not have.

@@ -15,7 +15,14 @@ public enum StrictYAML {
   public static func decode<T: Codable>(_ type: T.Type, from yaml: String, defaults: T) throws -> T
   {
     let base = try JSONSerialization.jsonObject(with: JSONEncoder().encode(defaults))
-    let merged = merge(base, over: try object(from: yaml) ?? [String: Any]())
+    let document = try object(from: yaml) ?? [String: Any]()
+    guard document is [String: Any] else {
+      let found =
+        document is [Any] ? "a list" : document is NSNull ? "null" : "the value '\(document)'"
+      throw TaskSpecError.malformed(
+        "the document must be a map of settings (key: value lines), found \(found)")
+    }
+    let merged = merge(base, over: document)
     return try StrictJSON.decode(type, from: try JSONSerialization.data(withJSONObject: merged))
   }
 
@@ -30,8 +37,12 @@ public enum StrictYAML {
 
   /// The document as JSON-model values (`nil` for an empty document).
   ///
-  /// - Throws: ``TaskSpecError/malformed(_:)`` for YAML that does not parse or has non-string
-  ///   keys.
+  /// Aliases are refused before they are expanded: YAML without aliases has fewer values than
+  /// twice its characters, so a document that expands beyond that (a "billion laughs" bomb
+  /// of nested aliases) stops at that count instead of filling memory.
+  ///
+  /// - Throws: ``TaskSpecError/malformed(_:)`` for YAML that does not parse, has non-string
+  ///   keys or aliases.
   public static func object(from yaml: String) throws -> Any? {
     let node: Node?
     do {
@@ -39,10 +50,13 @@ public enum StrictYAML {
     } catch {
       throw TaskSpecError.malformed("not valid YAML: \(error)")
     }
-    return try node.map(value)
+    var budget = 2 * yaml.utf8.count + 16
+    return try node.map { try value($0, budget: &budget) }
   }
 
-  private static func value(_ node: Node) throws -> Any {
+  private static func value(_ node: Node, budget: inout Int) throws -> Any {
+    budget -= 1
+    guard budget >= 0 else { throw aliasError }
     switch node {
     case .scalar(let scalar):
       guard scalar.style == .plain else { return scalar.string }
@@ -57,20 +71,24 @@ public enum StrictYAML {
         return text
       }
     case .sequence(let sequence):
-      return try sequence.map(value)
+      return try sequence.map { try value($0, budget: &budget) }
     case .mapping(let mapping):
       var dictionary: [String: Any] = [:]
       for (key, item) in mapping {
         guard case .scalar(let name) = key else {
           throw TaskSpecError.malformed("a YAML map key must be a plain string")
         }
-        dictionary[name.string] = try value(item)
+        dictionary[name.string] = try value(item, budget: &budget)
       }
       return dictionary
     case .alias:
-      throw TaskSpecError.malformed("YAML aliases are not supported in configuration files")
+      throw aliasError
     }
   }
+
+  private static let aliasError = TaskSpecError.malformed(
+    "YAML anchors and aliases (&name, *name) are not supported in configuration files; write "
+      + "each value out")
 
   private static func merge(_ base: Any, over override: Any) -> Any {
     guard let base = base as? [String: Any], let override = override as? [String: Any] else {

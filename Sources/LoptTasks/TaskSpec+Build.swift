@@ -1,3 +1,4 @@
+import Foundation
 import LoptCore
 import LoptData
 import LoptNN
@@ -18,6 +19,7 @@ extension TaskSpec {
   public func makeTask(locator: DataLocator = DataLocator()) throws -> any TrainingTask {
     try validate()
     let model = try makeModel()
+    try Self.checkMemory(of: model.builder.cost)
     let key = RandomKey(seed: seed)
     let (dataKey, stepKey) = (key.folding(in: 1), key.folding(in: 2))
     let rounds = augmentation.usesBFloat16 ?? false
@@ -48,6 +50,13 @@ extension TaskSpec {
         let corpus = try TaskData.shared.text(
           TextCorpusName(rawValue: data.dataset)!, locator: locator)
         let length = data.sequenceLength!
+        let shortest = min(corpus.train.count, corpus.valid.count)
+        guard length < shortest else {
+          throw TaskSpecError.outOfRange(
+            field: "data.sequenceLength", value: "\(length)",
+            range: "1...\(max(shortest - 1, 0)) (the \(data.dataset) corpus's shorter split has "
+              + "\(shortest) bytes, and a window needs sequenceLength + 1)")
+        }
         func sampler(_ text: [UInt8], _ key: RandomKey) -> TextSampler {
           TextSampler(text: text, batchSize: batchSize, sequenceLength: length, key: key)
         }
@@ -65,6 +74,39 @@ extension TaskSpec {
       throw TaskSpecError.invalidModel(error.description)
     }
     return wrap(task, key: key.folding(in: 3))
+  }
+
+  /// The files the task's data set is read from, relative to a data folder (see
+  /// `DataLocator/fingerprint(of:)`); empty for an unknown data set.
+  public var dataFiles: [String] {
+    if family.isImageFamily {
+      return ImageDatasetName(rawValue: data.dataset)?.relativePaths ?? []
+    }
+    return TextCorpusName(rawValue: data.dataset)?.relativePaths ?? []
+  }
+
+  /// The most memory a task may need, by ``estimatedBytes(of:)``: 512 MiB, so that a spec
+  /// inside the validated ranges but far beyond any sampled task fails before allocating.
+  public static let maximumBytes = 512 << 20
+
+  /// The bytes a task of `cost` allocates: parameters, gradients and two optimizer moments,
+  /// plus every activation and its gradient, in `Float32`.
+  public static func estimatedBytes(of cost: TaskCost) -> Double {
+    4 * (4 * cost.parameters + 2 * cost.activations)
+  }
+
+  /// Throws unless a model of `cost` fits in ``maximumBytes``.
+  static func checkMemory(of cost: TaskCost) throws {
+    let bytes = estimatedBytes(of: cost)
+    guard bytes <= Double(maximumBytes) else {
+      throw TaskSpecError.invalidModel(
+        "the model needs about "
+          + String(
+            format: "%.4g MiB (%.4g parameters, %.4g ", bytes / 1_048_576, cost.parameters,
+            cost.activations)
+          + "activations per step), more than the "
+          + "\(maximumBytes >> 20) MiB a task may use; choose smaller widths, sequences or batches")
+    }
   }
 
   /// Wraps `task` in the augmentations in VeLO's order (the reduced batch size is already in

@@ -18,32 +18,36 @@ public enum TaskSpecError: Error, CustomStringConvertible, Equatable, Sendable {
   case invalidModel(String)
 
   /// The problem and the field, in one sentence.
-  public var description: String {
+  public var description: String { "task spec: " + reason }
+
+  /// The problem and the field without the `task spec:` prefix, for messages about other files
+  /// read the same strict way (configurations, suites).
+  public var reason: String {
     switch self {
-    case .malformed(let reason): "task spec: \(reason)"
-    case .unknownField(let field): "task spec: unknown field '\(field)'"
+    case .malformed(let reason): reason
+    case .unknownField(let field): "unknown field '\(field)'"
     case .unknownValue(let field, let value, let allowed):
-      "task spec: \(field) '\(value)' is not one of \(allowed.joined(separator: ", "))"
-    case .missingField(let field): "task spec: \(field) is required"
+      "\(field) '\(value)' is not one of \(allowed.joined(separator: ", "))"
+    case .missingField(let field): "\(field) is required"
     case .unusedField(let field, let family):
-      "task spec: \(field) is not used by the \(family.rawValue) family"
-    case .outOfRange(let field, let value, let range):
-      "task spec: \(field) = \(value) is outside \(range)"
-    case .dataUnavailable(let field, let reason): "task spec: \(field): \(reason)"
-    case .invalidModel(let reason): "task spec: \(reason)"
+      "\(field) is not used by the \(family.rawValue) family"
+    case .outOfRange(let field, let value, let range): "\(field) = \(value) is outside \(range)"
+    case .dataUnavailable(let field, let reason): "\(field): \(reason)"
+    case .invalidModel(let reason): reason
     }
   }
 
   /// Translates a decoder error into one that names the field.
   init(_ error: DecodingError) {
     func path(_ context: DecodingError.Context) -> String {
-      context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }
+      let path = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }
         .joined().trimmingPrefix(".").description
+      return path.isEmpty ? "the document" : path
     }
     switch error {
     case .keyNotFound(let key, let context):
-      let parent = path(context)
-      self = .missingField(parent.isEmpty ? key.stringValue : "\(parent).\(key.stringValue)")
+      let parent = context.codingPath.isEmpty ? "" : path(context) + "."
+      self = .missingField(parent + key.stringValue)
     case .typeMismatch(_, let context), .valueNotFound(_, let context):
       self = .malformed("\(path(context)) has the wrong type: \(context.debugDescription)")
     case .dataCorrupted(let context):

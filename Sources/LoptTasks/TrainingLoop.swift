@@ -9,15 +9,39 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
   /// A gradient element was NaN or infinite.
   case nonFiniteGradient(step: Int)
 
-  /// What happened and what to try.
-  public var description: String {
+  /// What to try after a divergence: a smaller learning rate, or for a learned optimizer
+  /// (`isLearned`), which has none to lower, another checkpoint or optimizer.
+  public static func hint(isLearned: Bool) -> String {
+    isLearned
+      ? "the learned optimizer does not suit this task; try another checkpoint or a "
+        + "hand-designed optimizer"
+      : "try a smaller learning rate"
+  }
+
+  /// What happened and what to try (see ``hint(isLearned:)``).
+  public func message(isLearned: Bool) -> String {
     switch self {
     case .nonFiniteLoss(let step, let loss):
-      "training diverged: the loss is \(loss) at step \(step); try a smaller learning rate"
+      "training diverged: the loss is \(loss) at step \(step); \(Self.hint(isLearned: isLearned))"
     case .nonFiniteGradient(let step):
       "training diverged: the gradient has NaN or infinite elements at step \(step); "
-        + "try a smaller learning rate"
+        + Self.hint(isLearned: isLearned)
     }
+  }
+
+  /// What happened and what to try (the hint for a hand-designed optimizer).
+  public var description: String { message(isLearned: false) }
+}
+
+extension TrainingResult {
+  /// The ``lossGrowth`` above which a run counts as diverged although every loss is finite.
+  public static let divergenceFactor: Float = 10
+
+  /// The mean of the last ten losses divided by the first, when the first is positive.
+  public var lossGrowth: Float? {
+    guard let initial = losses.first, initial > 0 else { return nil }
+    let tail = losses.suffix(10)
+    return tail.reduce(0, +) / Float(tail.count) / initial
   }
 }
 
@@ -43,6 +67,10 @@ public struct TrainingResult: Sendable {
   /// The logged records (every `logInterval` steps and the last step).
   public var records: [TrainingRecord]
 }
+
+/// The longest training run a user file or flag may ask for: ten million steps, whose loss
+/// history alone is 40 MB.
+public let maximumTrainingSteps = 10_000_000
 
 /// Trains `task` with `optimizer` for `steps` steps from parameters drawn with `key`.
 ///

@@ -46,10 +46,34 @@ import Testing
     (["--optimizer", "adamm", "--out", "o"], "--optimizer: unknown optimizer 'adamm'"),
     (["--optimizer", "sgd", "--out", "o", "--baselines", "sgdm"], "--baselines must include adam"),
     (["--optimizer", "sgd", "--out", "o", "--baselines", "adam,x"], "--baselines: unknown"),
-    (["--optimizer", "sgd", "--out", "o", "--steps", "1"], "--steps must be ≥ 2"),
+    (
+      ["--optimizer", "sgd", "--out", "o", "--steps", "1"], "--steps must be in 2...10000000, got 1"
+    ),
     (["--optimizer", "sgd", "--out", "o", "--grid", "a"], "--grid takes positive"),
+    (
+      ["--optimizer", "sgd", "--out", "o", "--adam-multiple", "1000000000"],
+      "--adam-multiple must be in 1...100"
+    ),
+    (["--optimizer", "sgd", "--out", ""], "--out must name a file or folder"),
+    (
+      ["--optimizer", "sgd", "--out", "o", "--data-dir", "/nonexistent"],
+      "--data-dir '/nonexistent' does not exist"
+    ),
   ])
   func rejectsBadOptions(arguments: [String], message: String) {
+    rejects(arguments, message: message)
+  }
+
+  @Test func aRunLongerThanTheLimitIsRefusedBeforeTraining() throws {
+    let command = try LoptCommand.parseAsRoot([
+      "eval", "--optimizer", "sgd", "--out", "o", "--steps", "10000000", "--adam-multiple", "10",
+    ])
+    let eval = try #require(command as? Eval)
+    let error = #expect(throws: ValidationError.self) { _ = try eval.makeEvaluation() }
+    #expect(error?.message.contains("more than the 10000000 steps a run may have") == true)
+  }
+
+  private func rejects(_ arguments: [String], message: String) {
     do {
       _ = try LoptCommand.parseAsRoot(["eval"] + arguments)
       Issue.record("\(arguments) was accepted")

@@ -67,6 +67,11 @@ import Testing
     while (run.checkpointSteps().first ?? 0) < 3 && Date() < deadline && process.isRunning {
       Thread.sleep(forTimeInterval: 0.02)
     }
+    // A second writer is refused while the first runs, naming it (two writers would leave θ
+    // of one run beside the configuration and metrics of the other).
+    let second = try LoptBinaryTests.run(["meta-train", config.path, "--out", run.url.path])
+    let holder = "process \(process.processIdentifier)"
+    #expect(second.status != 0 && second.error.contains(holder), "\(second.error)")
     kill(process.processIdentifier, SIGKILL)
     process.waitUntilExit()
     #expect(process.terminationReason == .uncaughtSignal)

@@ -18,7 +18,9 @@ import Testing
   @Test(arguments: [
     (["tasks", "sample"], "give exactly one of --family and --distribution"),
     (["tasks", "sample", "--family", "vit", "--distribution", "phase-one"], "exactly one"),
-    (["tasks", "sample", "--family", "vit", "--count", "0"], "--count must be positive"),
+    (
+      ["tasks", "sample", "--family", "vit", "--count", "0"], "--count must be in 1...100000, got 0"
+    ),
     (["train", "--task", "nope"], "unknown task 'nope'"),
     (["train", "--task", "ae-mnist8", "--spec", "x.json"], "give --task or --spec, not both"),
   ])

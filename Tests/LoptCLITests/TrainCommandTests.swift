@@ -10,14 +10,16 @@ import Testing
     let command = try LoptCommand.parseAsRoot([
       "train", "--data", "fashion8", "--hidden", "64, 32", "--batch", "16", "--steps", "50",
       "--lr", "0.01", "--seed", "9", "--log-every", "5", "--metrics", "m.jsonl",
-      "--data-dir", "/tmp/data",
+      "--data-dir", NSTemporaryDirectory(),
     ])
     let train = try #require(command as? Train)
     #expect(train.task.data == .fashion8)
     #expect(try train.task.hiddenWidths == [64, 32])
     #expect(train.task.batch == 16 && train.steps == 50 && train.seed == 9)
     #expect(train.optimizer.lr == 0.01)
-    #expect(train.logEvery == 5 && train.metrics == "m.jsonl" && train.task.dataDir == "/tmp/data")
+    #expect(
+      train.logEvery == 5 && train.metrics == "m.jsonl"
+        && train.task.dataDir == NSTemporaryDirectory())
   }
 
   @Test func emptyHiddenMeansALinearClassifier() throws {
@@ -26,10 +28,18 @@ import Testing
   }
 
   @Test(arguments: [
-    (["--hidden", "3,x"], "--hidden takes positive integers"),
-    (["--hidden", "0"], "--hidden takes positive integers"),
-    (["--batch", "0"], "--batch must be positive"),
-    (["--steps=-3"], "--steps must be positive"),
+    (["--hidden", "3,x"], "--hidden takes widths in 1...16384"),
+    (["--hidden", "0"], "--hidden takes widths in 1...16384"),
+    (["--hidden", "16385"], "--hidden takes widths in 1...16384"),
+    (["--hidden", "16384,16384"], "needs about 4147 MiB, more than the 512 MiB"),
+    (["--batch", "0"], "--batch must be in 1...4096, got 0"),
+    (["--steps=-3"], "--steps must be in 1...10000000, got -3"),
+    (["--steps", "\(Int.max)"], "--steps must be in 1...10000000"),
+    (
+      ["--data-dir", "/nonexistent/lopt-data"], "--data-dir '/nonexistent/lopt-data' does not exist"
+    ),
+    (["--data-dir", ""], "--data-dir '' does not exist"),
+    (["--data-dir", "/etc/hostname"], "is a file, not a folder"),
     (["--lr=-1"], "--lr must be a positive number"),
     (["--lr", "nan"], "--lr must be a positive number"),
     (["--log-every", "0"], "--log-every must be positive"),
@@ -139,6 +149,6 @@ import Testing
     try #require(FileManager.default.isExecutableFile(atPath: Self.binary.path))
     let result = try Self.run(["train", "--batch", "0"])
     #expect(result.status == 64)
-    #expect(result.error.contains("--batch must be positive"))
+    #expect(result.error.contains("--batch must be in 1...4096, got 0"))
   }
 }

@@ -23,7 +23,8 @@ import Testing
   @Test(arguments: [
     (["--grid", "0.1,x"], "--grid takes positive learning rates"),
     (["--grid", "0.1,-1"], "--grid takes positive learning rates"),
-    (["--seeds", "0"], "--seeds must be positive"),
+    (["--seeds", "0"], "--seeds must be in 1...1000, got 0"),
+    (["--output", ""], "--output must name a file or folder"),
     (["--lr", "0.1"], "--lr cannot be combined with tune"),
   ])
   func rejectsBadSweepOptions(arguments: [String], message: String) {

@@ -50,7 +50,12 @@ import Testing
     ("tasks:\n  - task: ae-mnist8\n  - task: ae-mnist8\n", "'ae-mnist8' is used twice"),
     ("tasks: []\n", "the 'tasks' list is empty"),
     ("- just a list\n", "a suite is a YAML map with a 'tasks' list"),
-    ("steps: 0\ntasks:\n  - task: ae-mnist8\n", "steps must be positive"),
+    ("steps: 0\ntasks:\n  - task: ae-mnist8\n", "steps must be in 1...10000000, got 0"),
+    ("seeds: 1000000000\ntasks:\n  - task: ae-mnist8\n", "seeds must be in 1...1000"),
+    (
+      "tasks:\n  - task: ae-mnist8\n    stepMultiple: 4611686018427387904\n",
+      "stepMultiple must be in 1...1000"
+    ),
   ])
   func rejectsBadSuitesNamingTheProblem(yaml: String, message: String) {
     do {

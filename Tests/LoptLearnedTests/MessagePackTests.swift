@@ -1,5 +1,6 @@
 import Foundation
 import LoptCore
+import LoptTestSupport
 import Testing
 
 @testable import LoptLearned
@@ -108,6 +109,7 @@ import Testing
       stream += 1
       return key.integer(below: max(bound, 1), at: stream)
     }
+    var mutator = Mutator(seed: 2024)
     var outcomes: [String: Int] = [:]
     for round in 0..<2000 {
       var bytes: [UInt8]
@@ -115,16 +117,7 @@ import Testing
         bytes = (0..<next(64)).map { _ in UInt8(next(256)) }
         if round % 2 == 0, !bytes.isEmpty { bytes[0] = 0x80 | (bytes[0] & 0x0f) }
       } else {
-        bytes = seeds[round % 4 == 0 ? 1 : round % 4 == 1 ? 2 : 0]
-        for _ in 0...next(4) {
-          switch next(4) {
-          case 0: bytes[next(bytes.count)] = UInt8(next(256))
-          case 1: bytes[next(bytes.count)] ^= UInt8(1 << next(8))
-          case 2: bytes.removeLast(next(bytes.count / 2))
-          default: bytes.insert(UInt8(next(256)), at: next(bytes.count))
-          }
-          if bytes.isEmpty { break }
-        }
+        bytes = mutator.mutate(seeds[round % 4 == 0 ? 1 : round % 4 == 1 ? 2 : 0])
       }
       do {
         if Checkpoint.format(of: bytes) != .safetensors { _ = try MessagePackValue.decode(bytes) }
