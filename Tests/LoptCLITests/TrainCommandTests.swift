@@ -86,7 +86,7 @@ import Testing
                                   an SVG.
           tasks                   List, sample and time training tasks.
           lopt                    Inspect and convert learned-optimizer checkpoints
-                                  (Lopt safetensors, flax msgpack).
+                                  (Lopt safetensors, flax msgpack, PyLO).
           demo                    Evaluate the shipped learned optimizer against tuned
                                   Adam and Adam + cosine, then meta-train it a little
                                   further.
