@@ -47,11 +47,11 @@ enum OptimizerChoice: ExpressibleByArgument, Equatable, Sendable {
   /// The shipped learned optimizer's spelling on the command line.
   static let shippedName = "learned"
 
-  /// The learned kinds' spellings on the command line.
-  static let learnedNames: [String: LearnedOptimizerKind] = [
-    "velo": .velo, "mlp-lopt": .mlpLOpt, "adafac-mlp": .adafacMLP,
-    "scheduled-adam": .scheduledAdam,
-  ]
+  /// The learned kinds' spellings on the command line: their names with hyphens.
+  static let learnedNames = Dictionary(
+    uniqueKeysWithValues: LearnedOptimizerKind.allCases.map {
+      ($0.rawValue.replacingOccurrences(of: "_", with: "-"), $0)
+    })
 
   init?(argument: String) {
     if let name = OptimizerName(rawValue: argument) {

@@ -8,7 +8,24 @@ import LoptOptimizers
 /// directly and a checkpoint is θ plus the configuration.
 public protocol LearnedOptimizer: Optimizer {
   /// The architecture and its hyper-parameters.
-  associatedtype Configuration: Codable & Sendable
+  associatedtype Configuration: Codable & Sendable & Equatable
+
+  /// The kind checkpoints and configuration files name this optimizer by.
+  static var kind: LearnedOptimizerKind { get }
+
+  /// The meta-parameter layout of `configuration`: reference tree names, JAX leaf order.
+  static func metaParameterLayout(for configuration: Configuration) -> ParameterLayout
+
+  /// `configuration` as an architecture of any kind.
+  static func wrap(_ configuration: Configuration) -> LearnedOptimizerConfiguration
+
+  /// The configuration `architecture` holds, when it is of this kind.
+  static func configuration(in architecture: LearnedOptimizerConfiguration) -> Configuration?
+
+  /// Throws unless `configuration` can be built: its sizes are sane and its settings supported.
+  ///
+  /// - Throws: ``CheckpointError/architectureMismatch(reason:)`` naming the setting.
+  static func validate(_ configuration: Configuration) throws
 
   /// The architecture this optimizer was built with.
   var configuration: Configuration { get }

@@ -28,8 +28,7 @@ public struct LearnedOptimizerProblem<Optimizer: LearnedOptimizer>: InnerProblem
     self.configuration = configuration
     self.source = source
     self.locator = locator
-    metaParameterLayout =
-      Optimizer.initialMetaParameters(for: configuration, key: RandomKey(seed: 0)).layout
+    metaParameterLayout = Optimizer.metaParameterLayout(for: configuration)
   }
 
   /// One inner training run.

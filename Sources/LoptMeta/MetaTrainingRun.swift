@@ -81,29 +81,28 @@ public func metaTrain(
 ) throws -> MetaTrainingSummary {
   try configuration.validate()
   try exchange.checkProcessCount(for: configuration)
-  let section = configuration.learnedOptimizer
-  switch section.kind {
-  case .adafacMLP:
-    return try MetaTrainingRun<AdafacMLP>(
-      configuration, architecture: section.adafacMLP, directory: directory, exchange: exchange,
-      observer: observer
-    ).run(resume: resume)
-  case .mlpLOpt:
-    return try MetaTrainingRun<MLPLOpt>(
-      configuration, architecture: section.mlpLOpt, directory: directory, exchange: exchange,
-      observer: observer
-    ).run(resume: resume)
-  case .velo:
-    return try MetaTrainingRun<VeLO>(
-      configuration, architecture: section.velo, directory: directory, exchange: exchange,
-      observer: observer
-    ).run(resume: resume)
-  case .scheduledAdam:
-    return try MetaTrainingRun<ScheduledAdamLOpt>(
-      configuration, architecture: section.scheduledAdam, directory: directory,
-      exchange: exchange, observer: observer
-    ).run(resume: resume)
+  struct Run: LearnedOptimizerOperation {
+    typealias Result = MetaTrainingSummary
+    typealias Failure = any Error
+    let configuration: MetaTrainingConfiguration
+    let directory: RunDirectory
+    let resume: Bool
+    let exchange: any LaneExchange
+    let observer: MetaTrainingObserver
+
+    func callAsFunction<O: LearnedOptimizer>(_: O.Type, _ architecture: O.Configuration) throws
+      -> MetaTrainingSummary
+    {
+      try MetaTrainingRun<O>(
+        configuration, architecture: architecture, directory: directory, exchange: exchange,
+        observer: observer
+      ).run(resume: resume)
+    }
   }
+  return try configuration.learnedOptimizer.configuration.apply(
+    Run(
+      configuration: configuration, directory: directory, resume: resume, exchange: exchange,
+      observer: observer))
 }
 
 /// Stop requests for running meta-training (set from a signal handler).
