@@ -75,9 +75,13 @@ let package = Package(
     .target(
       name: "LoptTasks",
       dependencies: [
-        "LoptCore", "LoptNN", "LoptData", "LoptOptimizers",
-        .product(name: "Yams", package: "Yams"),
+        "LoptCore", "LoptNN", "LoptData", .product(name: "Yams", package: "Yams"),
       ],
+      swiftSettings: strict
+    ),
+    .target(
+      name: "LoptTraining",
+      dependencies: ["LoptCore", "LoptData", "LoptOptimizers", "LoptTasks"],
       swiftSettings: strict
     ),
     .target(
@@ -88,20 +92,24 @@ let package = Package(
     ),
     .target(
       name: "LoptMeta",
-      dependencies: ["LoptCore", "LoptOptimizers", "LoptTasks", "LoptLearned", "LoptEval", "CMPI"],
+      dependencies: [
+        "LoptCore", "LoptOptimizers", "LoptTasks", "LoptTraining", "LoptLearned", "LoptEval",
+        "CMPI",
+      ],
       swiftSettings: strict
     ),
     .target(
       name: "LoptEval",
-      dependencies: ["LoptCore", "LoptOptimizers", "LoptTasks"],
+      dependencies: ["LoptCore", "LoptOptimizers", "LoptTasks", "LoptTraining"],
       resources: [.copy("Resources")],
       swiftSettings: strict
     ),
     .target(
       name: "LoptCLI",
       dependencies: [
-        "LoptCore", "LoptNN", "LoptData", "LoptOptimizers", "LoptTasks", "LoptLearned", "LoptMeta",
-        "LoptEval", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        "LoptCore", "LoptNN", "LoptData", "LoptOptimizers", "LoptTasks", "LoptTraining",
+        "LoptLearned", "LoptMeta", "LoptEval",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: strict
     ),
@@ -143,7 +151,7 @@ let package = Package(
     ),
     .testTarget(
       name: "LoptTasksTests",
-      dependencies: ["LoptTasks", "LoptTestSupport"],
+      dependencies: ["LoptTasks", "LoptTraining", "LoptTestSupport"],
       swiftSettings: strict
     ),
     .testTarget(
@@ -154,17 +162,17 @@ let package = Package(
     ),
     .testTarget(
       name: "LoptMetaTests",
-      dependencies: ["LoptMeta", "LoptEval", "LoptTestSupport"],
+      dependencies: ["LoptMeta", "LoptEval", "LoptTraining", "LoptTestSupport"],
       swiftSettings: strict
     ),
     .testTarget(
       name: "LoptEvalTests",
-      dependencies: ["LoptEval", "LoptTestSupport"],
+      dependencies: ["LoptEval", "LoptTraining", "LoptTestSupport"],
       swiftSettings: strict
     ),
     .testTarget(
       name: "LoptCLITests",
-      dependencies: ["LoptCLI", "LoptData", "LoptTestSupport"],
+      dependencies: ["LoptCLI", "LoptData", "LoptTraining", "LoptTestSupport"],
       swiftSettings: strict
     ),
   ]

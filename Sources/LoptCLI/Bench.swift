@@ -6,6 +6,7 @@ import LoptMeta
 import LoptNN
 import LoptOptimizers
 import LoptTasks
+import LoptTraining
 
 /// `lopt bench`: training steps per second of the reference MLPs on this machine.
 struct Bench: ParsableCommand {
@@ -105,16 +106,14 @@ struct Bench: ParsableCommand {
   /// Times `workload` in blocks: the block length is calibrated to about `blockSeconds`.
   private func measure(_ workload: BenchWorkload) throws -> BenchResult {
     let task = try workload.makeTask()
-    var parameters = task.initialParameters(key: RandomKey(seed: 0))
-    var gradients = parameters.zerosLike()
     let adam = Adam(learningRate: 1e-3)
-    var state = adam.makeState(for: parameters, totalSteps: 0)
-    var step = 0
+    var run = TrainingRun<Adam.State>(
+      task: task, parameters: task.initialParameters(key: RandomKey(seed: 0)), length: 0)
+    var diverged = false
     let rates = timedBlocks {
-      let loss = task.lossAndGradient(parameters, step: step, into: &gradients)
-      adam.update(&parameters, gradients: gradients, loss: loss, state: &state)
-      step += 1
+      do { try run.advance(steps: 1, with: adam) } catch { diverged = true }
     }
+    guard !diverged else { throw ValidationError("\(workload.name) diverged while timed") }
     return BenchResult(
       name: workload.name, median: rates.median, min: rates.min, max: rates.max,
       stepsPerBlock: rates.count, repeats: repeats, unit: "steps/s")

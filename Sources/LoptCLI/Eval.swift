@@ -6,6 +6,7 @@ import LoptEval
 import LoptLearned
 import LoptOptimizers
 import LoptTasks
+import LoptTraining
 
 /// `lopt eval`: optimizers on a suite of tasks against learning-rate-tuned baselines.
 struct Eval: ParsableCommand {

@@ -1,5 +1,6 @@
 import Foundation
 import LoptTasks
+import LoptTraining
 
 /// A short text table of a loss curve: about ten evenly spaced logged records, with the
 /// validation accuracy when the task is a classifier.

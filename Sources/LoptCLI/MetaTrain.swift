@@ -4,6 +4,7 @@ import LoptCore
 import LoptEval
 import LoptMeta
 import LoptTasks
+import LoptTraining
 import Synchronization
 
 /// `lopt meta-train`: meta-trains a learned optimizer with evolution strategies.

@@ -3,6 +3,7 @@ import Foundation
 import LoptCore
 import LoptData
 import LoptTasks
+import LoptTraining
 
 extension TaskFamily: ExpressibleByArgument {}
 

@@ -4,6 +4,7 @@ import LoptCore
 import LoptData
 import LoptOptimizers
 import LoptTasks
+import LoptTraining
 
 /// `lopt train`: trains a task with an optimizer and reports the loss curve.
 struct Train: ParsableCommand {

@@ -4,6 +4,7 @@ import LoptCore
 import LoptEval
 import LoptOptimizers
 import LoptTasks
+import LoptTraining
 
 /// `lopt tune`: a learning-rate sweep of one optimizer on one task, cached run by run.
 struct Tune: ParsableCommand {

@@ -3,6 +3,7 @@ import LoptCore
 import LoptData
 import LoptOptimizers
 import LoptTasks
+import LoptTraining
 
 /// An optimizer in an evaluation: one whose learning rate is tuned on the grid (hand-designed
 /// optimizers and the baselines), or one used as it is (a learned optimizer).

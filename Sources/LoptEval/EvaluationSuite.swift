@@ -1,6 +1,7 @@
 import Foundation
 import LoptCore
 import LoptTasks
+import LoptTraining
 
 /// Why an evaluation suite cannot be found or read, naming the suite and the entry at fault.
 public enum SuiteError: Error, CustomStringConvertible, Equatable, Sendable {

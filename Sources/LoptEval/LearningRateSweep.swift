@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import LoptTasks
+import LoptTraining
 import Synchronization
 
 /// A learning-rate × seed grid of training runs, run in parallel and cached.

@@ -1,4 +1,5 @@
 import LoptCore
+import LoptTraining
 
 /// Antithetic ES estimates of the meta-gradient, split into the worker side (unroll a lane's
 /// pair of perturbed copies, report two numbers) and the learner side (rebuild the gradient

@@ -3,6 +3,7 @@ import LoptData
 import LoptLearned
 import LoptOptimizers
 import LoptTasks
+import LoptTraining
 
 /// Training tasks with a learned optimizer: the inner problem of real meta-training.
 ///
@@ -35,20 +36,14 @@ public struct LearnedOptimizerProblem<Optimizer: LearnedOptimizer>: InnerProblem
   public struct Episode {
     /// The spec the task was built from.
     public let spec: TaskSpec
-    /// The task (shared by copies of the episode, which run one after the other).
-    let task: any TrainingTask
+    /// The run (its task is shared by copies of the episode, which run one after the other).
+    var run: TrainingRun<Optimizer.State>
     /// The model's parameters.
-    public var parameters: ParameterSet
-    /// Gradient buffer.
-    var gradients: ParameterSet
-    /// The optimizer's state; made on the first step.
-    var optimizerState: Optimizer.State?
-    /// The task's non-trainable state, swapped in while this copy runs.
-    var modelState: ParameterSet
+    public var parameters: ParameterSet { run.parameters }
     /// Steps done.
-    public var step: Int
+    public var step: Int { run.step }
     /// The planned length (the optimizer's `totalSteps`).
-    public let length: Int
+    public var length: Int { run.length }
   }
 
   /// Draws a family index from the source.
@@ -72,40 +67,34 @@ public struct LearnedOptimizerProblem<Optimizer: LearnedOptimizer>: InnerProblem
   /// - Throws: `TaskSpecError` when the task cannot be built.
   public func episode(of spec: TaskSpec, length: Int) throws -> Episode {
     let task = try spec.makeTask(locator: locator)
-    let parameters = task.initialParameters(key: spec.initializationKey)
     return Episode(
-      spec: spec, task: task, parameters: parameters, gradients: parameters.zerosLike(),
-      optimizerState: nil, modelState: task.modelState, step: 0, length: length)
+      spec: spec,
+      run: TrainingRun(
+        task: task, parameters: task.initialParameters(key: spec.initializationKey),
+        length: length))
   }
 
   /// Trains `steps` steps; `false` when a loss, gradient or parameter is not finite.
   public func advance(
     _ episode: inout Episode, rule: Optimizer, steps: Int, losses: inout [Float]
   ) -> Bool {
-    let task = episode.task
-    task.modelState = episode.modelState
-    defer { episode.modelState = task.modelState }
-    var state =
-      episode.optimizerState
-      ?? rule.makeState(for: episode.parameters, totalSteps: episode.length)
-    episode.optimizerState = nil
-    defer { episode.optimizerState = state }
-    for _ in 0..<steps {
-      let loss = task.lossAndGradient(
-        episode.parameters, step: episode.step, into: &episode.gradients)
-      guard loss.isFinite, episode.gradients.isFinite else { return false }
-      losses.append(task.normalize(loss))
-      rule.update(&episode.parameters, gradients: episode.gradients, loss: loss, state: &state)
-      episode.step += 1
+    let task = episode.run.task
+    do {
+      try episode.run.advance(steps: steps, with: rule) { _, loss, _ in
+        losses.append(task.normalize(loss))
+      }
+    } catch {
+      return false
     }
     return episode.parameters.isFinite
   }
 
   /// The mean normalised training loss on the `batches` batches after the episode's last step.
   public func finalLoss(_ episode: inout Episode, batches: Int) -> Float {
-    episode.task.modelState = episode.modelState
-    return Self.recomputedLoss(
-      episode.task, parameters: episode.parameters, after: episode.step, batches: batches)
+    let (parameters, step) = (episode.parameters, episode.step)
+    return episode.run.withTask {
+      Self.recomputedLoss($0, parameters: parameters, after: step, batches: batches)
+    }
   }
 
   /// The mean normalised training loss of `task` at `parameters` on the `batches` batches of

@@ -3,6 +3,7 @@ import LoptCore
 import LoptLearned
 import LoptOptimizers
 import LoptTasks
+import LoptTraining
 
 /// Everything a meta-training run needs, as read from its YAML file.
 ///

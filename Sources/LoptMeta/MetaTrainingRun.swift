@@ -4,6 +4,7 @@ import LoptEval
 import LoptLearned
 import LoptOptimizers
 import LoptTasks
+import LoptTraining
 import Synchronization
 
 /// One evaluation of θ on the configuration's fixed tasks.

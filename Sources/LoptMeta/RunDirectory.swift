@@ -3,6 +3,7 @@ import LoptCore
 import LoptEval
 import LoptLearned
 import LoptOptimizers
+import LoptTraining
 
 /// A meta-training run's files: the resolved configuration, `metrics.jsonl`, the two newest
 /// state checkpoints (θ, outer optimizer, step; with a checksum) and `optimizer.safetensors`,

@@ -1,7 +1,6 @@
 import Foundation
 import LoptCore
 import LoptData
-import LoptOptimizers
 
 /// Predicts the seconds of one training step (loss, gradient and an Adam update) from a
 /// spec's analytic ``TaskCost``, with coefficients fitted to measured steps on one machine.
@@ -140,31 +139,5 @@ public struct CostModel: Codable, Hashable, Sendable {
       x[row] = abs(a[row][row]) > 1e-300 ? sum / a[row][row] : 0
     }
     return x
-  }
-}
-
-extension TaskSpec {
-  /// Measures the median seconds of one training step (loss, gradient, Adam update) over
-  /// `steps` steps after `warmup` untimed ones.
-  ///
-  /// - Throws: ``TaskSpecError`` if the task cannot be built.
-  public func measureStepSeconds(
-    steps: Int = 20, warmup: Int = 3, locator: DataLocator = DataLocator()
-  ) throws -> Double {
-    let task = try makeTask(locator: locator)
-    let optimizer = Adam(learningRate: 1e-3)
-    var parameters = task.initialParameters(key: initializationKey)
-    var gradients = parameters.zerosLike()
-    var state = optimizer.makeState(for: parameters, totalSteps: steps + warmup)
-    var times: [Double] = []
-    times.reserveCapacity(steps)
-    for step in 0..<(steps + warmup) {
-      let start = DispatchTime.now().uptimeNanoseconds
-      let loss = task.lossAndGradient(parameters, step: step, into: &gradients)
-      optimizer.update(&parameters, gradients: gradients, loss: loss, state: &state)
-      let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
-      if step >= warmup { times.append(elapsed) }
-    }
-    return times.sorted()[times.count / 2]
   }
 }

@@ -6,6 +6,7 @@ import Testing
 
 @testable import LoptCLI
 @testable import LoptTasks
+@testable import LoptTraining
 
 /// Commands run by a careless or hostile user: divergence that stays finite, unreadable
 /// paths, broken configurations.

@@ -2,6 +2,7 @@ import LoptCore
 import LoptData
 import LoptLearned
 import LoptTasks
+import LoptTraining
 import Testing
 
 /// A task that forwards to another and returns a NaN loss from step `badStep` on.

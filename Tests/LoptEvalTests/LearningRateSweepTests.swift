@@ -1,6 +1,7 @@
 import Foundation
 import LoptEval
 import LoptTasks
+import LoptTraining
 import Synchronization
 import Testing
 

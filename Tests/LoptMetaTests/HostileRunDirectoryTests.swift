@@ -3,6 +3,7 @@ import LoptCore
 import LoptLearned
 import LoptTasks
 import LoptTestSupport
+import LoptTraining
 import Testing
 
 @testable import LoptMeta

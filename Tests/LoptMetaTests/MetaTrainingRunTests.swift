@@ -4,6 +4,7 @@ import LoptEval
 import LoptLearned
 import LoptOptimizers
 import LoptTasks
+import LoptTraining
 import Testing
 
 @testable import LoptMeta

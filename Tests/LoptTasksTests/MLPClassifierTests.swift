@@ -2,6 +2,7 @@ import LoptCore
 import LoptData
 import LoptOptimizers
 import LoptTasks
+import LoptTraining
 import Testing
 
 @Suite(.timeLimit(.minutes(1))) struct MLPClassifierTests {

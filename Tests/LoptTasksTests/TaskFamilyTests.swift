@@ -2,6 +2,7 @@ import LoptCore
 import LoptData
 import LoptNN
 import LoptOptimizers
+import LoptTraining
 import Testing
 
 @testable import LoptTasks

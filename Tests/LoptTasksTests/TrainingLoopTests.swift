@@ -2,6 +2,7 @@ import LoptCore
 import LoptData
 import LoptOptimizers
 import LoptTasks
+import LoptTraining
 import Testing
 
 /// A quadratic `½‖p − 3‖²` whose loss turns NaN at a chosen step.

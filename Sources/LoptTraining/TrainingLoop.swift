@@ -1,6 +1,7 @@
 import LoptCore
 import LoptData
 import LoptOptimizers
+import LoptTasks
 
 /// Why a training run stopped early.
 public enum TrainingError: Error, CustomStringConvertible, Equatable {
@@ -87,28 +88,22 @@ public func train<O: Optimizer>(
   onRecord: (TrainingRecord) -> Void = { _ in }
 ) throws -> TrainingResult {
   precondition(steps >= 0 && logInterval > 0, "steps must be ≥ 0 and the log interval > 0")
-  var parameters = task.initialParameters(key: key)
-  var gradients = parameters.zerosLike()
-  var state = optimizer.makeState(for: parameters, totalSteps: steps)
+  var run = TrainingRun<O.State>(
+    task: task, parameters: task.initialParameters(key: key), length: steps)
   var losses: [Float] = []
   losses.reserveCapacity(steps)
   var records: [TrainingRecord] = []
-  for step in 0..<steps {
-    let loss = task.lossAndGradient(parameters, step: step, into: &gradients)
-    guard loss.isFinite else { throw TrainingError.nonFiniteLoss(step: step, loss: loss) }
-    guard gradients.isFinite else { throw TrainingError.nonFiniteGradient(step: step) }
+  try run.advance(steps: steps, with: optimizer) { step, loss, parameters in
     losses.append(loss)
-    if step % logInterval == 0 || step == steps - 1 {
-      let validation =
-        validationBatches > 0
-        ? task.evaluation(parameters, split: .valid, batches: validationBatches) : nil
-      let record = TrainingRecord(
-        step: step, loss: loss, validationLoss: validation?.loss,
-        validationAccuracy: validation?.accuracy)
-      records.append(record)
-      onRecord(record)
-    }
-    optimizer.update(&parameters, gradients: gradients, loss: loss, state: &state)
+    guard step % logInterval == 0 || step == steps - 1 else { return }
+    let validation =
+      validationBatches > 0
+      ? task.evaluation(parameters, split: .valid, batches: validationBatches) : nil
+    let record = TrainingRecord(
+      step: step, loss: loss, validationLoss: validation?.loss,
+      validationAccuracy: validation?.accuracy)
+    records.append(record)
+    onRecord(record)
   }
-  return TrainingResult(parameters: parameters, losses: losses, records: records)
+  return TrainingResult(parameters: run.parameters, losses: losses, records: records)
 }
