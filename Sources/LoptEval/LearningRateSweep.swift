@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import LoptCore
 import LoptTasks
 import LoptTraining
 import Synchronization
@@ -8,7 +9,7 @@ import Synchronization
 ///
 /// Each run is one call of a training closure that builds its own task (tasks are not
 /// thread-safe) and returns the loss of every step. Runs are spread over all cores with
-/// `DispatchQueue.concurrentPerform`, one run per thread; call `BLAS.useSingleThread()` first.
+/// `WorkerPool`, one run per thread; call `BLAS.useSingleThread()` first.
 public struct LearningRateSweep: Sendable {
   /// The task, completely (part of every run's cache key).
   public var task: String
@@ -102,31 +103,27 @@ public struct LearningRateSweep: Sendable {
     let cachedSteps = found.keys.reduce(0) { $0 + $1.steps }
     let state = Mutex(
       (
-        next: 0, firstError: (any Error)?.none, records: found,
+        firstError: (any Error)?.none, records: found,
         progress: RunProgress(
           runsDone: found.count, runs: found.count + missing.count,
           stepsDone: cachedSteps, steps: cachedSteps + missing.reduce(0) { $0 + $1.steps },
           cachedRuns: found.count, cachedSteps: cachedSteps)
       ))
     progress(state.withLock { $0.progress })
-    DispatchQueue.concurrentPerform(iterations: min(threads, missing.count)) { _ in
-      while let key = state.withLock({ s -> RunKey? in
-        guard s.firstError == nil, s.next < missing.count else { return nil }
-        s.next += 1
-        return missing[s.next - 1]
-      }) {
-        do {
-          let record = try Self.record(for: key, train: train)
-          try cache?.store(record)
-          state.withLock {
-            $0.records[key] = record
-            $0.progress.runsDone += 1
-            $0.progress.stepsDone += key.steps
-            progress($0.progress)
-          }
-        } catch {
-          state.withLock { $0.firstError = $0.firstError ?? error }
+    WorkerPool(threads: threads).run(missing.count) { index in
+      guard state.withLock({ $0.firstError == nil }) else { return }
+      let key = missing[index]
+      do {
+        let record = try Self.record(for: key, train: train)
+        try cache?.store(record)
+        state.withLock {
+          $0.records[key] = record
+          $0.progress.runsDone += 1
+          $0.progress.stepsDone += key.steps
+          progress($0.progress)
         }
+      } catch {
+        state.withLock { $0.firstError = $0.firstError ?? error }
       }
     }
     return try state.withLock { s in

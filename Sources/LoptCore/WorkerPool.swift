@@ -38,7 +38,9 @@ public struct WorkerPool: Sendable {
 
 /// A value that is passed between threads under a discipline the compiler cannot check (each
 /// job touches only its own slots).
-struct UncheckedSendable<Value>: @unchecked Sendable {
-  var value: Value
-  init(_ value: Value) { self.value = value }
+public struct UncheckedSendable<Value>: @unchecked Sendable {
+  /// The value.
+  public var value: Value
+  /// Wraps `value`.
+  public init(_ value: Value) { self.value = value }
 }
