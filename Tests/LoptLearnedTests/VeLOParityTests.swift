@@ -63,8 +63,9 @@ struct VeLOFixture: CustomStringConvertible {
     }
   }
 
-  /// Whether the generator's eager trace reproduced the reference's jitted update
-  /// (`trace_vs_jit_worst.p_minus_update_vs_jit` ≤ 1e-3 of the largest update). The generator
+  /// Whether the generator's eager trace reproduced the reference's jitted update.
+  ///
+  /// That is `trace_vs_jit_worst.p_minus_update_vs_jit` ≤ 1e-3 of the largest update. The generator
   /// traces the update with the default output scaling, so with `precondition_output` or
   /// without `param_scale_mult` its `update` intermediates are not the reference's; the
   /// parameters, accumulators and LSTM state it stores come from the reference itself.
@@ -382,9 +383,10 @@ struct ParityReport {
           largestUpdate = Double(expectedUpdate.map { abs($0) }.max() ?? 0)
         } else {
           // The reference's update is its parameter change.
-          largestUpdate = zip(before[name].scalars, expectedAfter).map {
-            abs(Double($0) - Double($1))
-          }.max() ?? 0
+          largestUpdate =
+            zip(before[name].scalars, expectedAfter).map {
+              abs(Double($0) - Double($1))
+            }.max() ?? 0
         }
         // Parameters after the step, traced and through the kernel:
         // |Δ| ≤ 1e-3 · max|update| + 2 ulp(p).
