@@ -170,6 +170,25 @@ public struct Evaluation: Sendable {
     cache: RunCache?, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
     progress: @Sendable (RunProgress) -> Void = { _ in }
   ) throws -> EvaluationResult {
+    let locator = self.locator
+    return try run(
+      cache: cache, threads: threads, progress: progress,
+      train: { key, spec, optimizer in
+        let task = try spec.makeTask(locator: locator)
+        return try LoptTasks.train(
+          task, optimizer: optimizer, steps: key.steps, key: spec.initializationKey,
+          logInterval: key.steps
+        ).losses
+      })
+  }
+
+  /// ``run(cache:threads:progress:)`` with the training of one run replaced by `train`, which
+  /// gets the run's key, its task spec (seed set) and its optimizer and returns the loss of
+  /// every step, throwing `TrainingError` for a divergence (tests feed known curves here).
+  func run(
+    cache: RunCache?, threads: Int, progress: @Sendable (RunProgress) -> Void,
+    train: @escaping @Sendable (RunKey, TaskSpec, any Optimizer) throws -> [Float]
+  ) throws -> EvaluationResult {
     let start = Date()
     var specs: [String: TaskSpec] = [:]
     var parameterCounts: [String: Int] = [:]
@@ -182,22 +201,17 @@ public struct Evaluation: Sendable {
     let taskSpecs = specs
     let kinds = Dictionary(
       (optimizers + baselines).map { ($0.identity, $0.kind) }, uniquingKeysWith: { a, _ in a })
-    let locator = self.locator
     let records = try LearningRateSweep.run(
       keys, cache: cache, threads: threads,
       train: { key in
         var spec = taskSpecs[key.task]!
         spec.seed = key.seed
-        let task = try spec.makeTask(locator: locator)
         let optimizer: any Optimizer
         switch kinds[key.optimizer]! {
         case .tuned(let make): optimizer = make(key.learningRate)
         case .fixed(let fixed): optimizer = fixed
         }
-        return try train(
-          task, optimizer: optimizer, steps: key.steps, key: spec.initializationKey,
-          logInterval: key.steps
-        ).losses
+        return try train(key, spec, optimizer)
       }, progress: progress)
     let byKey = Dictionary(records.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
     let tasks = suite.tasks.map { entry in

@@ -28,7 +28,7 @@ public struct SpeedupNormalizer: Sendable, Equatable {
   public let horizon: Double
 
   /// A normaliser over the per-step envelope `envelope` (index = step), such as
-  /// ``SweepSummary/lowerEnvelope``.
+  /// ``SweepSummary/pointwiseMinimum``: it is resampled, then made non-increasing.
   ///
   /// - Precondition: `envelope` has at least two steps.
   public init(envelope: [Float]) {
@@ -49,8 +49,12 @@ public struct SpeedupNormalizer: Sendable, Equatable {
 
   /// A normaliser over the lower envelope of a baseline's sweep, or `nil` when every learning
   /// rate diverged or the runs are shorter than two steps.
+  ///
+  /// The running minimum comes after the resampling, as in VeLO's normalisers
+  /// (`baselines/normalizers.py`: `nanmin` over rates, `interp` at 512 points, then
+  /// `minimum.accumulate`), so a dip between two resampled points is not carried forward.
   public init?(summary: SweepSummary) {
-    let envelope = summary.lowerEnvelope
+    let envelope = summary.pointwiseMinimum
     guard envelope.count >= 2 else { return nil }
     self.init(envelope: envelope)
   }

@@ -62,13 +62,18 @@ public struct SweepSummary: Sendable {
   /// The pointwise minimum over rates of the smoothed curves, made non-increasing with a
   /// running minimum: "the optimizer with the best learning rate for every budget".
   public var lowerEnvelope: [Float] {
-    let curves = points.map(\.smoothedLosses).filter { !$0.isEmpty }
-    guard let length = curves.map(\.count).min() else { return [] }
     var envelope: [Float] = []
-    for step in 0..<length {
-      let lowest = curves.map { $0[step] }.min()!
+    for lowest in pointwiseMinimum {
       envelope.append(min(lowest, envelope.last ?? lowest))
     }
     return envelope
+  }
+
+  /// The pointwise minimum over rates of the smoothed curves (no running minimum), up to the
+  /// shortest curve: what ``SpeedupNormalizer`` resamples (LO's `nanmin` of the EMA'd curves).
+  public var pointwiseMinimum: [Float] {
+    let curves = points.map(\.smoothedLosses).filter { !$0.isEmpty }
+    guard let length = curves.map(\.count).min() else { return [] }
+    return (0..<length).map { step in curves.map { $0[step] }.min()! }
   }
 }

@@ -78,7 +78,9 @@ public final class MetaTrainer<Problem: InnerProblem> {
   public private(set) var step = 0
   private var assembler: GradientAssembler
   private var lanes: [Int: LaneState<Problem>] = [:]
-  private var gradient: ParameterSet
+  /// The last outer step's meta-gradient estimate, after the outer optimizer's clipping (read
+  /// by tests).
+  private(set) var gradient: ParameterSet
 
   /// Creates a trainer starting from `theta`.
   public init(

@@ -82,15 +82,29 @@ public struct Adafactor: LearningRateOptimizer {
     var scratch: Tensor
     /// Each tensor's plan, in layout order.
     let plans: [Plan]
+    /// The parameter shapes the statistics were planned for, each as its rank then its
+    /// extents: the packed ``statistics`` alone would fit a layout with a matrix transposed.
+    let shapeCode: [Int32]
 
-    /// Stores the statistics and `iteration` under `prefix`.
+    /// Stores the statistics, `iteration` and the parameter shapes (`tensor_shapes`) under
+    /// `prefix`.
     public func write(into file: inout SafetensorsFile, prefix: String) {
       file.setCounter(iteration, named: prefix + "iteration")
       file.setFloat(statistics, named: prefix + "statistics")
+      file.setInt32(shapeCode, shape: [shapeCode.count], named: prefix + "tensor_shapes")
     }
 
     /// Restores what ``write(into:prefix:)`` stored.
+    ///
+    /// - Throws: `SafetensorsError` when a tensor is missing, or was stored for other
+    ///   parameter shapes (`tensor_shapes`).
     public mutating func restore(from file: SafetensorsFile, prefix: String) throws {
+      let shapes = try file.int32Scalars(named: prefix + "tensor_shapes")
+      guard shapes == shapeCode else {
+        throw SafetensorsError.shapeMismatch(
+          tensor: prefix + "tensor_shapes", expected: shapeCode.map(Int.init),
+          found: shapes.map(Int.init))
+      }
       iteration = try file.readCounter(named: prefix + "iteration")
       statistics = try file.readTensor(named: prefix + "statistics", shape: statistics.shape)
     }
@@ -117,7 +131,10 @@ public struct Adafactor: LearningRateOptimizer {
     }
     return State(
       iteration: 0, statistics: Tensor(shape: [offset]), scratch: Tensor(shape: [scratchCount]),
-      plans: plans)
+      plans: plans,
+      shapeCode: parameters.layout.entries.flatMap {
+        [Int32($0.shape.count)] + $0.shape.map(Int32.init)
+      })
   }
 
   /// Applies one step, tensor by tensor.

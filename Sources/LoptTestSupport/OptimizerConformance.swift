@@ -12,31 +12,50 @@ public let conformanceLayout = ParameterLayout([
 /// Runs the optimizer conformance suite (STYLE §4.4) and records an issue for every failure.
 ///
 /// It checks that
-/// - a state can be made for every tensor rank 0–4, and each saved per-tensor buffer has its
-///   tensor's shape;
+/// - a state can be made for every tensor rank 0–4, and every saved state tensor is accounted
+///   for: a scalar counter, a per-tensor buffer named `…/<tensor>` whose shape is
+///   `perTensorShape(name, tensor shape)`, or a buffer declared in `packedState` with that
+///   shape (a state tensor that is none of these is an issue, as is a declared one missing);
 /// - identical inputs give bitwise identical parameters and states;
-/// - the loss of a diagonal quadratic `½ Σ cᵢ pᵢ²` falls below half its start in `steps`
-///   steps;
+/// - two steps change the parameters, and the loss of a diagonal quadratic `½ Σ cᵢ pᵢ²`
+///   falls below half its start in `steps` steps (when `steps` is given);
 /// - training 2·k steps straight equals k steps, save, load into a fresh state, k steps
 ///   (bitwise), through a real file;
-/// - a state saved for one layout is refused, with an error, for another.
+/// - a state saved for one layout is refused, with an error, for another: one with other
+///   counts, and one with the same counts where a `[4, 6]` tensor is `[6, 4]`.
 ///
 /// - Parameters:
 ///   - optimizer: configured with a learning rate suitable for the quadratic.
-///   - steps: the number of steps the quadratic gets.
+///   - steps: the number of steps the quadratic gets; `nil` leaves out the descent check, for
+///     a learned optimizer whose θ is an untrained initialisation.
+///   - perTensorShape: the shape of the state tensor `name` kept for a parameter tensor of
+///     shape `shape` (default: the parameter's shape; a learned optimizer's accumulators add
+///     a decay axis).
+///   - packedState: the state tensors that are not per parameter tensor (statistics packed
+///     for all tensors, per-tensor rows of a recurrent state…) with their shapes for
+///     ``conformanceLayout``, computed by the caller from the optimizer's definition.
 ///   - sourceLocation: where failures are reported.
 public func checkOptimizer<O: Optimizer>(
-  _ optimizer: O, steps: Int = 100, sourceLocation: SourceLocation = #_sourceLocation
+  _ optimizer: O, steps: Int? = 100,
+  perTensorShape: (_ name: String, _ shape: [Int]) -> [Int] = { $1 },
+  packedState: [String: [Int]] = [:], sourceLocation: SourceLocation = #_sourceLocation
 ) where O.State: CheckpointableState {
   let small = ParameterLayout([("a", [7]), ("b", [4, 6]), ("c", []), ("d", [2, 1, 3, 2])])
-  checkStateShapes(optimizer, sourceLocation: sourceLocation)
+  checkStateShapes(
+    optimizer, perTensorShape: perTensorShape, packedState: packedState,
+    sourceLocation: sourceLocation)
   let first = QuadraticRun(optimizer, layout: small, steps: 12)
   let second = QuadraticRun(optimizer, layout: small, steps: 12)
   if first.parameters != second.parameters || first.stateBytes != second.stateBytes {
     Issue.record("identical inputs gave different results", sourceLocation: sourceLocation)
   }
-  let descent = QuadraticRun(optimizer, layout: small, steps: steps)
-  if !(descent.finalLoss < 0.5 * descent.initialLoss) {
+  let start = QuadraticRun(optimizer, layout: small, steps: 0, totalSteps: 12)
+  if first.parameters == start.parameters {
+    Issue.record("12 steps left the parameters unchanged", sourceLocation: sourceLocation)
+  }
+  if let steps, case let descent = QuadraticRun(optimizer, layout: small, steps: steps),
+    !(descent.finalLoss < 0.5 * descent.initialLoss)
+  {
     let message =
       "the quadratic's loss went from \(descent.initialLoss) to \(descent.finalLoss) in "
       + "\(steps) steps (expected below half)"
@@ -45,9 +64,10 @@ public func checkOptimizer<O: Optimizer>(
   checkResume(optimizer, layout: small, sourceLocation: sourceLocation)
 }
 
-/// Makes states for the VeLO shapes, takes two steps and checks saved per-tensor buffers.
+/// Makes states for the VeLO shapes, takes two steps and checks every saved state tensor.
 private func checkStateShapes<O: Optimizer>(
-  _ optimizer: O, sourceLocation: SourceLocation
+  _ optimizer: O, perTensorShape: (String, [Int]) -> [Int], packedState: [String: [Int]],
+  sourceLocation: SourceLocation
 ) where O.State: CheckpointableState {
   let run = QuadraticRun(optimizer, layout: conformanceLayout, steps: 2)
   guard run.parameters.isFinite else {
@@ -56,14 +76,29 @@ private func checkStateShapes<O: Optimizer>(
   }
   let state = run.state
   for name in state.names {
-    guard let entry = conformanceLayout.entries.first(where: { name.hasSuffix("/" + $0.name) })
-    else { continue }
-    if state[name]?.shape != entry.shape {
+    let shape = state[name]?.shape ?? []
+    let expected: [Int]
+    if let declared = packedState[name] {
+      expected = declared
+    } else if let entry = conformanceLayout.entries.first(where: { name.hasSuffix("/" + $0.name) })
+    {
+      expected = perTensorShape(name, entry.shape)
+    } else if shape.isEmpty {
+      continue  // a counter
+    } else {
       let message =
-        "state tensor '\(name)' has shape \(state[name]?.shape ?? []), expected "
-        + "\(entry.shape)"
+        "state tensor '\(name)' (shape \(shape)) is neither a parameter tensor's (…/<tensor>) "
+        + "nor declared in packedState"
+      Issue.record(Comment(rawValue: message), sourceLocation: sourceLocation)
+      continue
+    }
+    if shape != expected {
+      let message = "state tensor '\(name)' has shape \(shape), expected \(expected)"
       Issue.record(Comment(rawValue: message), sourceLocation: sourceLocation)
     }
+  }
+  for name in packedState.keys where state[name] == nil {
+    Issue.record("declared state tensor '\(name)' was not saved", sourceLocation: sourceLocation)
   }
 }
 
@@ -91,6 +126,17 @@ private func checkResume<O: Optimizer>(
     if (try? optimizer.loadState(from: url, for: other, totalSteps: 20)) != nil {
       Issue.record(
         "a state saved for other shapes was accepted", sourceLocation: sourceLocation)
+    }
+    // The same names and counts, one matrix transposed.
+    let entries = layout.entries.map { entry in
+      (name: entry.name, shape: entry.shape == [4, 6] ? [6, 4] : entry.shape)
+    }
+    precondition(entries.map(\.shape) != layout.entries.map(\.shape), "no [4, 6] tensor")
+    let transposed = ParameterSet(layout: ParameterLayout(entries))
+    if (try? optimizer.loadState(from: url, for: transposed, totalSteps: 20)) != nil {
+      Issue.record(
+        "a state saved for a [4, 6] tensor was accepted for a [6, 4] one",
+        sourceLocation: sourceLocation)
     }
   } catch {
     Issue.record("saving or restoring the state failed: \(error)", sourceLocation: sourceLocation)

@@ -92,6 +92,17 @@ import Testing
     expectUnbiased(estimates, truth: quadratic.gradient(theta))
   }
 
+  @Test func noiseReuseESIsUnbiasedOnTheDriftProblem() throws {
+    // Unlike the quadratic, the drift problem carries θ's effect in its state, so NRES must
+    // keep both copies' episodes and one ε per episode to be unbiased here.
+    let drift = DriftProblem(c: [1, -0.5, 2])
+    let theta: [Float] = [0.05, 0.02, -0.03]
+    let estimates = try laneEstimates(
+      drift, kind: .noiseReuseES, theta: theta, lanes: 1000, calls: 4,
+      truncation: TruncationSchedule(kind: .constant, length: 20), sigma: 0.01)
+    expectUnbiased(estimates, truth: drift.averageLossGradient(theta, length: 20))
+  }
+
   @Test func pesOnTruncationsMatchesFullESOnTheWholeUnroll() throws {
     let drift = DriftProblem(c: [1, -0.5, 2])
     let theta: [Float] = [0.05, 0.02, -0.03]

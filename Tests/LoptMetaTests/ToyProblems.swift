@@ -88,3 +88,56 @@ struct DriftProblem: InnerProblem {
     }
   }
 }
+
+/// The quadratic of ``QuadraticProblem`` with divergences chosen by the test: each episode is
+/// told apart by its key, and the episodes the script names diverge on their second step.
+struct ScriptedDivergenceProblem: InnerProblem {
+  /// Which copies of a scripted episode diverge.
+  enum Side {
+    /// Both copies.
+    case both
+    /// Only the copy whose θ₀ lies above ``base``'s (one copy of an antithetic pair).
+    case above
+  }
+
+  let quadratic: QuadraticProblem
+  /// The unperturbed θ.
+  let base: [Float]
+  /// Divergences by episode fingerprint (``fingerprint(_:)`` of the episode's key).
+  let script: [Float: Side]
+
+  static func fingerprint(_ key: RandomKey) -> Float { key.uniform(at: 0) }
+
+  var metaParameterLayout: ParameterLayout { quadratic.metaParameterLayout }
+
+  func sampleFamily(key: RandomKey) -> Int { 0 }
+
+  func rule(for metaParameters: ParameterSet) throws -> [Float] {
+    metaParameters.withUnsafeBufferPointer { Array($0) }
+  }
+
+  func startEpisode(key: RandomKey, length: Int, family: Int) throws -> (Float, [Float]) {
+    (Self.fingerprint(key), [])
+  }
+
+  func advance(
+    _ episode: inout (Float, [Float]), rule: [Float], steps: Int, losses: inout [Float]
+  ) -> Bool {
+    let diverges: Bool
+    switch script[episode.0] {
+    case .both: diverges = true
+    case .above: diverges = rule[0] > base[0]
+    case nil: diverges = false
+    }
+    for step in 0..<steps {
+      if diverges && step == 1 { return false }
+      losses.append(quadratic.value(rule))
+    }
+    episode.1 = rule
+    return true
+  }
+
+  func finalLoss(_ episode: inout (Float, [Float]), batches: Int) -> Float {
+    quadratic.value(episode.1)
+  }
+}
