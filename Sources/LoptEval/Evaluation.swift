@@ -175,7 +175,7 @@ public struct Evaluation: Sendable {
       cache: cache, threads: threads, progress: progress,
       train: { key, spec, optimizer in
         let task = try spec.makeTask(locator: locator)
-        return try LoptTasks.train(
+        return try LoptTraining.train(
           task, optimizer: optimizer, steps: key.steps, key: spec.initializationKey,
           logInterval: key.steps
         ).losses

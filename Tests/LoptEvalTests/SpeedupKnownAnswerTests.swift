@@ -1,6 +1,7 @@
 import Foundation
 import LoptOptimizers
 import LoptTasks
+import LoptTraining
 import Testing
 
 @testable import LoptEval
