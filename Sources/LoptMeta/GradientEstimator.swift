@@ -46,27 +46,70 @@ public struct GradientEstimator<Problem: InnerProblem>: Sendable {
     truncation.length(outerStep: step, key: randomness.length(step: step, lane: nil))
   }
 
-  /// Runs lane `lane` of outer step `step` with family `family` and reports its two
-  /// meta-objectives (for FullES, both of ``runCopy(_:sign:step:family:theta:state:)``).
+  /// The jobs of one outer step for `lanes`: one per lane for the truncated estimators (a
+  /// lane's copies continue the lane's episodes), one per copy for FullES (the copies share
+  /// nothing but their seeds, so the smaller jobs balance threads better), + before −.
+  public func jobs(for lanes: [Int]) -> [LaneJob] {
+    lanes.flatMap { lane in
+      settings.kind.isTruncated
+        ? [LaneJob(lane: lane, sign: nil)]
+        : [LaneJob(lane: lane, sign: 1), LaneJob(lane: lane, sign: -1)]
+    }
+  }
+
+  /// Runs `job` of outer step `step` with family `family`; for a FullES copy the report
+  /// carries the copy's objective in both halves until ``reports(of:step:)`` pairs it.
   ///
   /// - Parameters:
-  ///   - lane: the lane's index.
+  ///   - job: the job, from ``jobs(for:)``.
   ///   - step: the outer step.
   ///   - family: the task family the lane's episodes come from.
   ///   - theta: θ, unperturbed.
   ///   - state: the lane's persistent state (episodes of the truncated estimators and scratch
-  ///     buffers); used by one thread at a time.
-  /// - Returns: the lane's two meta-objectives and bookkeeping.
+  ///     buffers); each copy's half is used by one thread at a time.
   /// - Throws: when a task cannot be built or θ does not fit the rule.
+  public func run(
+    _ job: LaneJob, step: Int, family: Int, theta: ParameterSet, state: LaneState<Problem>
+  ) throws -> LaneReport {
+    guard let sign = job.sign else {
+      return try runTruncatedLane(job.lane, step: step, family: family, theta: theta, state: state)
+    }
+    let steps = fullLength(step: step)
+    var episode = try problem.startEpisode(
+      key: randomness.episode(step: step, lane: job.lane), length: steps, family: family)
+    let objective = try unroll(
+      &episode, copy: sign > 0 ? state.plusCopy : state.minusCopy, theta: theta, sign: sign,
+      key: randomness.noise(step: step, lane: job.lane), steps: steps)
+    return report(job.lane, step: step, plus: objective, minus: objective)
+  }
+
+  /// The lanes' reports from their jobs' reports, given in ``jobs(for:)`` order: FullES's
+  /// + and − copies are joined into one report per lane.
+  public func reports(of jobReports: [LaneReport], step: Int) -> [LaneReport] {
+    guard !settings.kind.isTruncated else { return jobReports }
+    return stride(from: 0, to: jobReports.count, by: 2).map {
+      report(
+        jobReports[$0].lane, step: step, plus: jobReports[$0].plus,
+        minus: jobReports[$0 + 1].minus)
+    }
+  }
+
+  /// Runs every job of lane `lane` one after the other and returns the lane's report: the
+  /// same code an outer step runs, on one thread.
   public func runLane(
     _ lane: Int, step: Int, family: Int, theta: ParameterSet, state: LaneState<Problem>
   ) throws -> LaneReport {
-    guard settings.kind.isTruncated else {
-      let plus = try runCopy(lane, sign: 1, step: step, family: family, theta: theta, state: state)
-      let minus = try runCopy(
-        lane, sign: -1, step: step, family: family, theta: theta, state: state)
-      return report(lane, step: step, plus: plus, minus: minus)
+    let jobReports = try jobs(for: [lane]).map {
+      try run($0, step: step, family: family, theta: theta, state: state)
     }
+    return reports(of: jobReports, step: step)[0]
+  }
+
+  /// A truncated estimator's lane: both copies continue the lane's episodes (a new one when
+  /// the last ended or diverged) for one unroll.
+  private func runTruncatedLane(
+    _ lane: Int, step: Int, family: Int, theta: ParameterSet, state: LaneState<Problem>
+  ) throws -> LaneReport {
     if state.plus == nil || state.remaining <= 0 {
       let unroll = settings.unrollLength
       let drawn = truncation.length(outerStep: step, key: randomness.length(step: step, lane: lane))
@@ -97,28 +140,8 @@ public struct GradientEstimator<Problem: InnerProblem>: Sendable {
       diverged: diverged, innerSteps: 2 * steps)
   }
 
-  /// FullES only: runs the θ + σε (`sign` 1) or θ − σε (`sign` −1) copy of lane `lane` on a
-  /// fresh episode and returns its meta-objective (NaN when it diverged).
-  ///
-  /// The two copies share nothing but their seeds, so they can run on different threads at
-  /// once; each writes only its own half of `state`.
-  ///
-  /// - Throws: when the task cannot be built or θ does not fit the rule.
-  public func runCopy(
-    _ lane: Int, sign: Float, step: Int, family: Int, theta: ParameterSet,
-    state: LaneState<Problem>
-  ) throws -> Float {
-    precondition(!settings.kind.isTruncated, "only FullES runs its copies separately")
-    let steps = fullLength(step: step)
-    var episode = try problem.startEpisode(
-      key: randomness.episode(step: step, lane: lane), length: steps, family: family)
-    return try unroll(
-      &episode, copy: sign > 0 ? state.plusCopy : state.minusCopy, theta: theta, sign: sign,
-      key: randomness.noise(step: step, lane: lane), steps: steps)
-  }
-
   /// The report of a FullES lane from its two copies' objectives.
-  public func report(_ lane: Int, step: Int, plus: Float, minus: Float) -> LaneReport {
+  private func report(_ lane: Int, step: Int, plus: Float, minus: Float) -> LaneReport {
     LaneReport(
       lane: lane, plus: plus, minus: minus, episodeStart: step,
       diverged: !(plus.isFinite && minus.isFinite), innerSteps: 2 * fullLength(step: step))
@@ -298,4 +321,12 @@ public struct NoiseMask: Sendable, Equatable {
       for i in range { buffer[i] = 0 }
     }
   }
+}
+
+/// One unit of work of an outer step: a whole lane, or one copy (`sign` ±1) of a FullES pair.
+public struct LaneJob: Sendable, Equatable {
+  /// The lane.
+  public let lane: Int
+  /// The copy's sign for FullES; `nil` for a whole lane of a truncated estimator.
+  public let sign: Float?
 }

@@ -81,9 +81,4 @@ public struct MetaRandomness: Sendable {
   public func family(slot: Int, step: Int) -> RandomKey {
     key.folding(in: 4).folding(in: UInt64(slot)).folding(in: UInt64(step))
   }
-
-  /// The tasks and seeds of a periodic evaluation.
-  public func evaluation(step: Int) -> RandomKey {
-    key.folding(in: 5).folding(in: UInt64(step))
-  }
 }

@@ -142,37 +142,20 @@ public final class MetaTrainer<Problem: InnerProblem> {
     let slotFamilies = (0..<min(families.slots, pairs)).map { family(slot: $0, at: current) }
     let (estimator, theta, states) = (self.estimator, self.theta, lanes)
     func familyOf(_ lane: Int) -> Int { slotFamilies[lane % slotFamilies.count] }
-    // FullES runs each copy of a pair as its own job (finer pieces balance the threads); the
-    // truncated estimators one job per lane. Costliest jobs first (longest-processing-time).
-    let signs: [Float] = estimator.settings.kind.isTruncated ? [0] : [1, -1]
-    let jobs = mine.flatMap { lane in signs.map { (lane: lane, sign: $0) } }
+    // Costliest jobs first (longest-processing-time), so the threads finish together.
+    let jobs = estimator.jobs(for: mine)
     let costs = jobs.map { estimator.problem.relativeCost(family: familyOf($0.lane)) }
     let order = jobs.indices.sorted { (costs[$0], $1) > (costs[$1], $0) }
     let results = JobSlots<Result<LaneReport, any Error>>(count: jobs.count)
     pool.run(jobs.count) { position in
-      let job = order[position]
-      let (lane, sign) = jobs[job]
-      results[job] = Result {
-        if sign == 0 {
-          return try estimator.runLane(
-            lane, step: current, family: familyOf(lane), theta: theta, state: states[lane]!)
-        }
-        // A copy's job carries its objective in both halves; pairs are joined below.
-        let objective = try estimator.runCopy(
-          lane, sign: sign, step: current, family: familyOf(lane), theta: theta,
-          state: states[lane]!)
-        return estimator.report(lane, step: current, plus: objective, minus: objective)
+      let job = jobs[order[position]]
+      results[order[position]] = Result {
+        try estimator.run(
+          job, step: current, family: familyOf(job.lane), theta: theta, state: states[job.lane]!)
       }
     }
-    let finished = try (0..<jobs.count).map { try results[$0]!.get() }
-    let local =
-      signs.count == 1
-      ? finished
-      : stride(from: 0, to: finished.count, by: 2).map {
-        estimator.report(
-          finished[$0].lane, step: current, plus: finished[$0].plus,
-          minus: finished[$0 + 1].minus)
-      }
+    let local = estimator.reports(
+      of: try (0..<jobs.count).map { try results[$0]!.get() }, step: current)
     let reports = try exchange.gather(local, laneCount: pairs)
     assembler.gradient(reports: reports, step: current, into: &gradient)
     let norm = gradient.withUnsafeBufferPointer { g in

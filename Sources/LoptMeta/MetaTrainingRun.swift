@@ -282,6 +282,11 @@ struct MetaTrainingRun<Optimizer: LearnedOptimizer> {
     }
   }
 
+  /// The first task seed of the periodic evaluations: every evaluation trains the same tasks
+  /// from the same seeds (`evaluationSeedBase` + 0, 1, …), so their losses compare across outer
+  /// steps, and no episode of meta-training draws them (episodes take seeds from the run's key).
+  static var evaluationSeedBase: UInt64 { 1_000_000 }
+
   /// Trains every evaluation task and seed with θ and with Adam (1e-3), split over processes
   /// and threads.
   private func evaluation(at step: Int) throws -> EvaluationRecord {
@@ -296,7 +301,7 @@ struct MetaTrainingRun<Optimizer: LearnedOptimizer> {
     trainer.pool.run(2 * mine.count) { slot in
       let job = mine[slot / 2]
       var spec = tasks[job / settings.seeds]
-      spec.seed = 1_000_000 + UInt64(job % settings.seeds)
+      spec.seed = Self.evaluationSeedBase + UInt64(job % settings.seeds)
       results[slot] = Self.finalLoss(
         spec, steps: steps, batches: batches, rule: rule, usesAdam: slot % 2 == 1)
     }
