@@ -67,6 +67,7 @@ public struct GradientEstimator<Problem: InnerProblem>: Sendable {
   ///   - theta: θ, unperturbed.
   ///   - state: the lane's persistent state (episodes of the truncated estimators and scratch
   ///     buffers); each copy's half is used by one thread at a time.
+  /// - Returns: the job's report.
   /// - Throws: when a task cannot be built or θ does not fit the rule.
   public func run(
     _ job: LaneJob, step: Int, family: Int, theta: ParameterSet, state: LaneState<Problem>
@@ -83,8 +84,9 @@ public struct GradientEstimator<Problem: InnerProblem>: Sendable {
     return report(job.lane, step: step, plus: objective, minus: objective)
   }
 
-  /// The lanes' reports from their jobs' reports, given in ``jobs(for:)`` order: FullES's
-  /// + and − copies are joined into one report per lane.
+  /// The lanes' reports from their jobs' reports (given in ``jobs(for:)`` order).
+  ///
+  /// FullES's + and − copies are joined into one report per lane.
   public func reports(of jobReports: [LaneReport], step: Int) -> [LaneReport] {
     guard !settings.kind.isTruncated else { return jobReports }
     return stride(from: 0, to: jobReports.count, by: 2).map {
