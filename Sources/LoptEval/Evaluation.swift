@@ -175,19 +175,26 @@ public struct Evaluation: Sendable {
       cache: cache, threads: threads, progress: progress,
       train: { key, spec, optimizer in
         let task = try spec.makeTask(locator: locator)
-        return try LoptTraining.train(
+        let result = try LoptTraining.train(
           task, optimizer: optimizer, steps: key.steps, key: spec.initializationKey,
-          logInterval: key.steps
-        ).losses
+          logInterval: key.steps)
+        let accuracy = task.evaluation(
+          result.parameters, split: .test, batches: Self.accuracyBatches
+        ).accuracy
+        return RunOutcome(losses: result.losses, accuracy: accuracy)
       })
   }
 
+  /// Test batches a run's final accuracy is measured on (classifiers).
+  static let accuracyBatches = 10
+
   /// ``run(cache:threads:progress:)`` with the training of one run replaced by `train`, which
   /// gets the run's key, its task spec (seed set) and its optimizer and returns the loss of
-  /// every step, throwing `TrainingError` for a divergence (tests feed known curves here).
+  /// every step (and the final accuracy), throwing `TrainingError` for a divergence (tests
+  /// feed known curves here).
   func run(
     cache: RunCache?, threads: Int, progress: @Sendable (RunProgress) -> Void,
-    train: @escaping @Sendable (RunKey, TaskSpec, any Optimizer) throws -> [Float]
+    train: @escaping @Sendable (RunKey, TaskSpec, any Optimizer) throws -> RunOutcome
   ) throws -> EvaluationResult {
     let start = Date()
     var specs: [String: TaskSpec] = [:]
@@ -249,7 +256,7 @@ public struct Evaluation: Sendable {
         .init(
           name: baseline.name, learningRate: swept.best?.learningRate, lossAtBudget: atBudget,
           finalLoss: swept.best?.finalLoss, envelopeSteps: normalizer?.steps ?? [],
-          envelope: normalizer?.losses ?? []))
+          envelope: normalizer?.losses ?? [], accuracy: swept.best?.accuracy))
     }
     var results = optimizers.map { optimizer in
       let swept = summary(sweep(optimizer, on: entry, steps: steps))
@@ -264,7 +271,7 @@ public struct Evaluation: Sendable {
         finalLoss: finalLoss,
         lossRatio: finalLoss.flatMap { loss in adamAtBudget.map { Double(loss / $0) } },
         divergedSeeds: best?.divergedSeeds ?? [],
-        speedups: speedups, curve: best?.smoothedLosses ?? [])
+        speedups: speedups, curve: best?.smoothedLosses ?? [], accuracy: best?.accuracy)
     }
     if let reference = results.first(where: { $0.name == Self.scheduleReference })?
       .speedups[Self.headlineBaseline], reference > 0

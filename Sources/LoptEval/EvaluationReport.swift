@@ -149,11 +149,22 @@ public enum EvaluationReport {
       """
     let speedupColumns = baselines.map { "speedup vs \($0)" }.joined(separator: " | ")
     let name = escaped(task.name)
+    // Classifiers get a column of final test accuracies.
+    let hasAccuracy =
+      task.optimizers.contains { $0.accuracy != nil }
+      || task.baselines.contains { $0.accuracy != nil }
+    let accuracyHeader = hasAccuracy ? " test accuracy |" : ""
+    let accuracyRule = hasAccuracy ? " ---: |" : ""
     var lines = [
       "", "### \(name)", "", about, "",
-      "| optimizer | learning rate | final loss | loss / tuned Adam | \(speedupColumns) |",
-      "| --- | ---: | ---: | ---: |" + String(repeating: " ---: |", count: baselines.count),
+      "| optimizer | learning rate | final loss |\(accuracyHeader) loss / tuned Adam | "
+        + "\(speedupColumns) |",
+      "| --- | ---: | ---: |\(accuracyRule) ---: |"
+        + String(repeating: " ---: |", count: baselines.count),
     ]
+    func percent(_ accuracy: Float?) -> String {
+      accuracy.map { String(format: "%.1f %%", 100 * $0) } ?? "–"
+    }
     for run in task.optimizers {
       let loss =
         run.finalLoss.map { number(Double($0)) }
@@ -163,17 +174,21 @@ public enum EvaluationReport {
       let rate = run.learningRate.map { number(Double($0)) } ?? "–"
       let ratio = run.lossRatio.map(number) ?? "–"
       let speedups = baselines.map { run.speedups[$0].map(number) ?? "–" }
-      let cells = ([rate, loss, ratio] + speedups).joined(separator: " | ")
+      let accuracy = hasAccuracy ? [percent(run.accuracy)] : []
+      let cells = ([rate, loss] + accuracy + [ratio] + speedups).joined(separator: " | ")
       lines.append("| \(run.name) | \(cells) |")
     }
     let header = """
       | baseline | best learning rate at \(task.baselineSteps) steps | envelope at step \
-      \(task.steps - 1) | loss at step \(task.baselineSteps - 1) |
+      \(task.steps - 1) | loss at step \(task.baselineSteps - 1) |\(hasAccuracy
+        ? " test accuracy at step \(task.baselineSteps - 1) |" : "")
       """
-    lines += ["", header, "| --- | ---: | ---: | ---: |"]
+    lines += ["", header, "| --- | ---: | ---: | ---: |\(accuracyRule)"]
     for baseline in task.baselines {
       let values: [Float?] = [baseline.learningRate, baseline.lossAtBudget, baseline.finalLoss]
-      let cells = values.map { $0.map { number(Double($0)) } ?? "diverged" }
+      let cells =
+        values.map { $0.map { number(Double($0)) } ?? "diverged" }
+        + (hasAccuracy ? [percent(baseline.accuracy)] : [])
       lines.append("| \(baseline.name) | \(cells.joined(separator: " | ")) |")
     }
     lines += ["", "![Loss curves on \(name)](\(lossPlotName(task)))"]

@@ -32,6 +32,8 @@ public struct EvaluationResult: Codable, Sendable {
     public var speedups: [String: Double]
     /// The seed-averaged EMA-smoothed training loss of every step.
     public var curve: [Float]
+    /// The seed-averaged test accuracy after the last step (classifiers; `nil` otherwise).
+    public var accuracy: Float? = nil
   }
 
   /// One tuned baseline on one task.
@@ -48,6 +50,9 @@ public struct EvaluationResult: Codable, Sendable {
     public var envelopeSteps: [Double]
     /// The resampled, non-increasing envelope (empty when every rate diverged).
     public var envelope: [Float]
+    /// The seed-averaged test accuracy at the best learning rate after `baselineSteps`
+    /// (classifiers; `nil` otherwise).
+    public var accuracy: Float? = nil
   }
 
   /// One task's results.

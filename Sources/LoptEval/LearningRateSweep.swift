@@ -67,7 +67,8 @@ public struct LearningRateSweep: Sendable {
     progress: @Sendable (_ done: Int, _ total: Int) -> Void = { _, _ in }
   ) throws -> [RunRecord] {
     try Self.run(
-      keys, cache: cache, train: { try train($0.learningRate, $0.seed, $0.steps) },
+      keys, cache: cache,
+      train: { RunOutcome(losses: try train($0.learningRate, $0.seed, $0.steps)) },
       progress: { progress($0.runsDone, $0.runs) })
   }
 
@@ -83,14 +84,14 @@ public struct LearningRateSweep: Sendable {
   ///   - keys: the runs, possibly from many sweeps.
   ///   - cache: where finished runs are looked up and stored (`nil`: nothing is cached).
   ///   - threads: runs at a time (default: every core; more than the cores adds nothing).
-  ///   - train: trains the run of a key and returns its losses.
+  ///   - train: trains the run of a key and returns its losses (and accuracy).
   ///   - progress: called once before the first run and after each run, serially.
   /// - Returns: one record per key, in `keys` order.
   /// - Throws: the first error other than `TrainingError` a run or the cache threw.
   public static func run(
     _ keys: [RunKey], cache: RunCache?,
     threads: Int = ProcessInfo.processInfo.activeProcessorCount,
-    train: @Sendable (RunKey) throws -> [Float],
+    train: @Sendable (RunKey) throws -> RunOutcome,
     progress: @Sendable (RunProgress) -> Void = { _ in }
   ) throws -> [RunRecord] {
     precondition(threads > 0, "a batch of runs needs at least one thread")
@@ -134,21 +135,35 @@ public struct LearningRateSweep: Sendable {
 
   /// Trains the run of `key`, turning a divergence into a record.
   private static func record(
-    for key: RunKey, train: (RunKey) throws -> [Float]
+    for key: RunKey, train: (RunKey) throws -> RunOutcome
   ) throws -> RunRecord {
     let start = Date()
-    var losses: [Float] = []
+    var outcome = RunOutcome(losses: [])
     var diverged: Int?
     do {
-      losses = try train(key)
+      outcome = try train(key)
     } catch let error as TrainingError {
       switch error {
       case .nonFiniteLoss(let step, _), .nonFiniteGradient(let step): diverged = step
       }
     }
     return RunRecord(
-      key: key, losses: losses, divergedAtStep: diverged,
-      seconds: Date().timeIntervalSince(start))
+      key: key, losses: outcome.losses, divergedAtStep: diverged,
+      seconds: Date().timeIntervalSince(start), accuracy: outcome.accuracy)
+  }
+}
+
+/// What training one run produced: its losses and, for a classifier, its final accuracy.
+public struct RunOutcome: Sendable {
+  /// The training loss of every step.
+  public var losses: [Float]
+  /// The accuracy on the test split after the last step (classifiers only).
+  public var accuracy: Float?
+
+  /// Creates an outcome.
+  public init(losses: [Float], accuracy: Float? = nil) {
+    self.losses = losses
+    self.accuracy = accuracy
   }
 }
 

@@ -46,13 +46,19 @@ public struct RunRecord: Codable, Equatable, Sendable {
   public var divergedAtStep: Int?
   /// Wall-clock seconds the run took when it was computed.
   public var seconds: Double
+  /// A classifier's accuracy on its test split after the last step (`nil` for other tasks,
+  /// diverged runs and records cached before accuracies were kept).
+  public var accuracy: Float?
 
   /// Creates a record.
-  public init(key: RunKey, losses: [Float], divergedAtStep: Int?, seconds: Double) {
+  public init(
+    key: RunKey, losses: [Float], divergedAtStep: Int?, seconds: Double, accuracy: Float? = nil
+  ) {
     self.key = key
     self.losses = losses
     self.divergedAtStep = divergedAtStep
     self.seconds = seconds
+    self.accuracy = accuracy
   }
 
   /// Whether the run stopped because of a non-finite loss or gradient.

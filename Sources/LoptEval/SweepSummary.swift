@@ -10,6 +10,8 @@ public struct SweepSummary: Sendable {
     public var smoothedLosses: [Float]
     /// The seeds whose run diverged.
     public var divergedSeeds: [UInt64]
+    /// The seed-averaged final accuracy, when every seed's run recorded one (classifiers).
+    public var accuracy: Float? = nil
 
     /// The last smoothed loss, or `nil` when a seed diverged.
     public var finalLoss: Float? { smoothedLosses.last }
@@ -38,9 +40,12 @@ public struct SweepSummary: Sendable {
       let mean = (0..<count).map { step in
         runs.reduce(Float(0)) { $0 + $1.losses[step] } / Float(runs.count)
       }
+      let accuracies = runs.compactMap(\.accuracy)
       return Point(
         learningRate: lr, smoothedLosses: Self.exponentialMovingAverage(mean),
-        divergedSeeds: diverged)
+        divergedSeeds: diverged,
+        accuracy: accuracies.count == runs.count
+          ? accuracies.reduce(0, +) / Float(accuracies.count) : nil)
     }
   }
 

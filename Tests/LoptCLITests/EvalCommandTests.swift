@@ -120,11 +120,19 @@ import Testing
     let report = try String(contentsOf: out.appendingPathComponent("report.md"), encoding: .utf8)
     #expect(report.contains("| adam | none (hand-designed, learning rate tuned) |"))
     #expect(report.contains("Evaluation wall time: ") && report.contains("### mlp-digits"))
-    #expect(report.contains("| optimizer | learning rate | final loss | loss / tuned Adam |"))
+    #expect(
+      report.contains(
+        "| optimizer | learning rate | final loss | test accuracy | loss / tuned Adam |"))
+    #expect(report.contains(" %"), "the classifier's accuracies are percentages")
     let json =
       try JSONSerialization.jsonObject(
         with: Data(contentsOf: out.appendingPathComponent("results.json"))) as? [String: Any]
     #expect((json?["tasks"] as? [Any])?.count == 1 && json?["aggregates"] != nil)
+    let task = (json?["tasks"] as? [[String: Any]])?.first
+    for run in task?["optimizers"] as? [[String: Any]] ?? [] {
+      let accuracy = run["accuracy"] as? Double
+      #expect(accuracy.map { 0...1 ~= $0 } == true, "accuracy \(String(describing: accuracy))")
+    }
     let speedup = try String(
       contentsOf: out.appendingPathComponent("speedup.svg"), encoding: .utf8)
     #expect(speedup.contains("speedup (log scale)") && speedup.contains("tuned Adam (1×)"))

@@ -69,4 +69,16 @@ import Testing
     other.steps = 4
     #expect(cache.record(for: other) == nil)
   }
+
+  @Test func accuraciesAreAveragedOverSeedsOnlyWhenEverySeedHasOne() throws {
+    func record(_ seed: UInt64, _ rate: Float, _ accuracy: Float?) -> RunRecord {
+      RunRecord(
+        key: RunKey(task: "t", optimizer: "adam", learningRate: rate, seed: seed, steps: 2),
+        losses: [2, 1], divergedAtStep: nil, seconds: 0, accuracy: accuracy)
+    }
+    let summary = SweepSummary(records: [
+      record(0, 0.1, 0.5), record(1, 0.1, 0.75), record(0, 0.01, 0.5), record(1, 0.01, nil),
+    ])
+    #expect(summary.points.map(\.accuracy) == [0.625, nil])
+  }
 }

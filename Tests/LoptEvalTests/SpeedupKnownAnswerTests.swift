@@ -108,7 +108,8 @@ import Testing
       baselines: [Self.tuned("adam")], steps: Self.steps, seeds: 2, learningRates: Self.grid,
       baselineMultiple: Self.multiple)
     let result = try evaluation.run(
-      cache: nil, threads: 1, progress: { _ in }, train: Self.knownAnswerRun)
+      cache: nil, threads: 1, progress: { _ in },
+      train: { RunOutcome(losses: try Self.knownAnswerRun($0, $1, $2)) })
     let lastStep = Double(Self.steps - 1)
     let cap = 1022 / lastStep
     let expected = Self.targets.map { $0.map { $0 / lastStep } ?? cap }
@@ -262,7 +263,8 @@ import Testing
       suite: suite(tasks: 1), optimizers: [fixed("learned")], baselines: [tuned("adam")],
       steps: steps, seeds: 3, learningRates: grid, baselineMultiple: multiple)
     let result = try evaluation.run(
-      cache: nil, threads: 1, progress: { _ in }, train: irregularRun)
+      cache: nil, threads: 1, progress: { _ in },
+      train: { RunOutcome(losses: try irregularRun($0, $1, $2)) })
     let spec = evaluation.suite.tasks[0].spec
     var curves: [Float: [[Float]?]] = [:]
     for rate in grid {
