@@ -41,8 +41,8 @@ public struct EvaluatedOptimizer: Sendable {
   }
 }
 
-/// An evaluation (VELO_SPEC §6.2): every optimizer trained on every task of a suite, against
-/// learning-rate-tuned baselines that train ``baselineMultiple`` times longer.
+/// An evaluation (docs/evaluation-metric.md §1): every optimizer trained on every task of a suite,
+/// against learning-rate-tuned baselines that train ``baselineMultiple`` times longer.
 ///
 /// Per task of `T` steps: each tuned optimizer is swept over ``learningRates`` × seeds for `T`
 /// steps and its best rate kept (lowest seed-averaged EMA loss at the last step); each fixed

@@ -56,8 +56,9 @@ public enum EvaluationReport {
       steps.
 
       **Speedup** over a baseline = the steps the learning-rate-tuned baseline needs to reach \
-      the optimizer's final loss, divided by the optimizer's steps (VeLO's metric, VELO_SPEC \
-      §6.2). Losses are training losses averaged over seeds and smoothed with an EMA (α 0.95), \
+      the optimizer's final loss, divided by the optimizer's steps (VeLO's metric, \
+      docs/evaluation-metric.md §3). Losses are training losses averaged over seeds and \
+      smoothed with an EMA (α 0.95), \
       for the optimizer and the baseline alike. A speedup is capped at \
       \(result.baselineMultiple) (the baseline never gets there) and is 0 when the optimizer \
       diverged. Hand-designed optimizers under evaluation are tuned on the same grid for their \

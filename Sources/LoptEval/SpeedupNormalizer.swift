@@ -1,5 +1,5 @@
-/// VeLO's normaliser (VELO_SPEC §6.2): how many steps a learning-rate-tuned baseline needs to
-/// reach a loss, read off its lower envelope.
+/// VeLO's normaliser (docs/evaluation-metric.md §3): how many steps a learning-rate-tuned baseline
+/// needs to reach a loss, read off its lower envelope.
 ///
 /// The envelope is built from a learning-rate sweep of the baseline: per learning rate the
 /// seed-averaged training loss smoothed with an EMA (α = 0.95, first value kept), the pointwise

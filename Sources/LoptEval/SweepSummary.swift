@@ -1,4 +1,5 @@
-/// What a learning-rate sweep found (VELO_SPEC §6.2): per learning rate the seed-averaged,
+/// What a learning-rate sweep found (docs/evaluation-metric.md §3.1): per learning rate the
+/// seed-averaged,
 /// EMA-smoothed loss curve, the best learning rate and the lower envelope over rates.
 public struct SweepSummary: Sendable {
   /// One learning rate's result.

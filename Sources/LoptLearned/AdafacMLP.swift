@@ -13,7 +13,7 @@ import LoptOptimizers
 /// tensor; the 11 training-step features are appended and one MLP (39 → 4 → 4 → 2 by default)
 /// gives a direction d and a magnitude a: `p ← p − d · exp(expMult · a) · stepMult`.
 ///
-/// The decays are meta-learned offsets: `β = 1 − (1 − β₀)·exp(10·θ)`. See VELO_SPEC.md §2.2.
+/// The decays are meta-learned offsets: `β = 1 − (1 − β₀)·exp(10·θ)`. See docs/velo.md §18.2.
 public struct AdafacMLP: LearnedOptimizer {
   /// The architecture: MLP sizes, step scales and initial decays.
   public struct Configuration: Codable, Sendable, Equatable {

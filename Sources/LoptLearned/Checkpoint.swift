@@ -10,13 +10,13 @@ import LoptCore
 ///   `configuration` (the configuration as JSON) and, if known, `meta_training_step` and
 ///   `meta_training_core_hours`.
 /// - **flax msgpack**, the format of learned_optimization's checkpoints and of the released VeLO
-///   (VELO_SPEC.md §3.2): `{"params": θ, "gen_id": str, "step": …}` or the tuple form
+///   (docs/velo.md §19.2): `{"params": θ, "gen_id": str, "step": …}` or the tuple form
 ///   `{"0": θ, "1": …, "2": …}`, θ a tree of maps whose leaves are ext-type-1 arrays. The file
 ///   holds no configuration: the kind and sizes are inferred from the tree (see
 ///   `inferConfiguration(from:)`), every other setting takes the reference default.
 ///
-/// PyLO's safetensors layout (spec §3.1) is not read: its name mapping is inferred from module
-/// definitions and could not be checked against a real file.
+/// PyLO's safetensors layout (docs/velo.md §19.4) is read by `PyLOVeLO`, not here; its name
+/// mapping is derived from PyLO's model code and could not be checked against a published file.
 public struct Checkpoint: Equatable, Sendable {
   /// The file formats a checkpoint can be written in.
   public enum Format: String, CaseIterable, Sendable {

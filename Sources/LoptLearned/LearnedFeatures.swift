@@ -2,8 +2,8 @@ import CLoptKernels
 import Foundation
 import LoptCore
 
-// Per-parameter building blocks shared by MLPLOpt and AdafacMLP (VELO_SPEC.md §1.4, §1.9–§1.11,
-// §2): the tanh training-step embedding, the per-element MLP and the C
+// Per-parameter building blocks shared by MLPLOpt and AdafacMLP (docs/velo.md §4, §9–§11,
+// §18): the tanh training-step embedding, the per-element MLP and the C
 // kernel that runs the "normalise the features over the tensor, run a small MLP per element"
 // step.
 
@@ -110,7 +110,7 @@ struct PerParameterTrace {
   var outputs: [[Float]] = []
 }
 
-/// The per-parameter MLP step of MLPLOpt and AdafacMLP for one tensor (spec §2.1, §2.2).
+/// The per-parameter MLP step of MLPLOpt and AdafacMLP for one tensor (docs/velo.md §18.1, §18.2).
 ///
 /// The C kernel `lopt_per_parameter_step` (`CLoptPerParameter.h`) runs it:
 /// ```

@@ -14,7 +14,7 @@ import LoptOptimizers
 /// m_k ← β_k·m_k + (1 − β_k)·g
 /// p   ← p − d · exp(expMult · a) · stepMult
 /// ```
-/// The loss is not used. See VELO_SPEC.md §2.1.
+/// The loss is not used. See docs/velo.md §18.1.
 public struct MLPLOpt: LearnedOptimizer {
   /// The architecture: MLP sizes, step scales and momentum decays.
   public struct Configuration: Codable, Sendable, Equatable {

@@ -1,7 +1,7 @@
 import Foundation
 
-// Features of how far a run has come, shared by VeLO and ScheduledAdamLOpt (VELO_SPEC.md §1.5,
-// E5–E6): where the run is relative to its planned length, and how the training loss is trending
+// Features of how far a run has come, shared by VeLO and ScheduledAdamLOpt (docs/velo.md §5–§6,
+// E4–E6): where the run is relative to its planned length, and how the training loss is trending
 // over time scales from ten steps to the whole run.
 
 /// VeLO's fractional tanh embedding of `t / T`: `tanh(10 · (t/T − τ))` for nine thresholds τ.

@@ -1,4 +1,4 @@
-/// The gradient estimators (VELO_SPEC §4.2–§4.4).
+/// The gradient estimators (docs/meta-training-method.md §2).
 public enum EstimatorKind: String, Codable, CaseIterable, Sendable {
   /// Antithetic ES on full-length unrolls, fresh episodes every outer step (what VeLO used).
   case fullES = "full-es"
@@ -13,7 +13,7 @@ public enum EstimatorKind: String, Codable, CaseIterable, Sendable {
   public var isTruncated: Bool { self != .fullES }
 }
 
-/// What a lane's pair of unrolls is scored by (VELO_SPEC §4.6).
+/// What a lane's pair of unrolls is scored by (docs/meta-training-method.md §4.1).
 public enum MetaObjective: String, Codable, CaseIterable, Sendable {
   /// The mean normalised loss on fresh batches after the unroll (VeLO's end-of-training loss).
   case lastRecompute = "last-recompute"
@@ -87,7 +87,7 @@ public struct EstimatorSettings: Codable, Equatable, Sendable {
   }
 
   /// The loss difference a pair contributes: 0 if not finite, clipped, then its sign in sign
-  /// mode (VELO_SPEC §4.2 step 5).
+  /// mode (docs/meta-training-method.md §2.5).
   public func processedDifference(plus: Float, minus: Float) -> Float {
     var difference = plus - minus
     guard difference.isFinite else { return 0 }

@@ -7,13 +7,13 @@ import LoptTraining
 ///
 /// Lane `i` of outer step `k` perturbs θ by ±σε with ε regenerated from
 /// ``MetaRandomness/noise(step:lane:)``. FullES starts a fresh episode per lane and unrolls it
-/// to its end (VELO_SPEC §4.2). The truncated estimators keep each lane's episode across outer
-/// steps and unroll ``EstimatorSettings/unrollLength`` steps per call (§4.3, §4.4): TruncatedES
-/// restarts both copies from the carried + state; PES carries both and credits the sum of the
-/// episode's perturbations; noise-reuse ES carries both with one ε per episode. Episode lengths
-/// of the truncated estimators are rounded up to a multiple of the unroll length so resets fall
-/// on call boundaries, which makes PES's bookkeeping exact (no step of an old episode is
-/// credited to a new perturbation, unlike the reference's quirk in §4.4).
+/// to its end (docs/meta-training-method.md §2.1). The truncated estimators keep each lane's
+/// episode across outer steps and unroll ``EstimatorSettings/unrollLength`` steps per call (§2.2,
+/// §2.3): TruncatedES restarts both copies from the carried + state; PES carries both and credits
+/// the sum of the episode's perturbations; noise-reuse ES carries both with one ε per episode.
+/// Episode lengths of the truncated estimators are rounded up to a multiple of the unroll length so
+/// resets fall on call boundaries, which makes PES's bookkeeping exact (no step of an old episode
+/// is credited to a new perturbation, unlike the reference's quirk in §2.3).
 public struct GradientEstimator<Problem: InnerProblem>: Sendable {
   /// The inner problems.
   public let problem: Problem

@@ -53,7 +53,7 @@ public struct LaneReport: Equatable, Sendable {
 }
 
 /// The random streams of a meta-training run, each a pure function of the run's seed and the
-/// indices named, so any process can regenerate any of them (VELO_SPEC §8).
+/// indices named, so any process can regenerate any of them (docs/meta-training-method.md §2.6).
 public struct MetaRandomness: Sendable {
   /// The run's root key.
   public let key: RandomKey

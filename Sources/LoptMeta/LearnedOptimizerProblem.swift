@@ -10,8 +10,8 @@ import LoptTraining
 /// An episode builds its task from the spec the source draws, takes the task's initial
 /// parameters, and trains them with the learned optimizer made from (perturbed) θ; the
 /// optimizer's state is made on the first step, with the episode length as `totalSteps`
-/// (VeLO's `num_steps`). Every reported loss is the task's normalised loss (VELO_SPEC §4.6);
-/// the optimizer itself sees the raw loss.
+/// (VeLO's `num_steps`). Every reported loss is the task's normalised loss
+/// (docs/meta-training-method.md §4); the optimizer itself sees the raw loss.
 public struct LearnedOptimizerProblem<Optimizer: LearnedOptimizer>: InnerProblem {
   /// The learned optimizer's architecture.
   public let configuration: Optimizer.Configuration

@@ -1,7 +1,7 @@
 import Foundation
 import LoptCore
 
-/// How task families are assigned to lanes (VELO_SPEC §4.8).
+/// How task families are assigned to lanes (docs/meta-training-method.md §6.1).
 ///
 /// There are `slots` live families; lane `i` draws its tasks from slot `i % slots`. At every
 /// outer step each slot is independently replaced by a fresh family with probability

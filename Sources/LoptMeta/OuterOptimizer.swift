@@ -1,8 +1,8 @@
 import LoptCore
 import LoptOptimizers
 
-/// How θ is updated from meta-gradients (VELO_SPEC §4.7): element-wise clipping, then
-/// accumulation of `accumulation` gradients, then one Adam step with their mean, at a learning
+/// How θ is updated from meta-gradients (docs/meta-training-method.md §5): element-wise clipping,
+/// then accumulation of `accumulation` gradients, then one Adam step with their mean, at a learning
 /// rate that follows `schedule` over the run's Adam steps (VeLO: constant).
 public struct OuterSettings: Codable, Equatable, Sendable {
   /// Outer steps (meta-gradient estimates) of the run.

@@ -1,7 +1,7 @@
 import Foundation
 import LoptCore
 
-/// How long inner episodes are (VELO_SPEC §4.5).
+/// How long inner episodes are (docs/meta-training-method.md §3).
 ///
 /// A length is drawn for every new episode (FullES: one per outer step, shared by its lanes)
 /// from a key, and may depend on the outer step.

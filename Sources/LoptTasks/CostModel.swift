@@ -11,9 +11,9 @@ import LoptData
 /// ```
 /// The per-family factor (1 when absent) absorbs what the counts miss for a family, such as
 /// the per-element loops of attention and recurrent cells.
-/// VeLO filters samples with a learned TPU timing model (VELO_SPEC §4.9); this is its CPU
-/// stand-in. `lopt tasks calibrate` fits and writes one; ``default`` shipped with Lopt was fitted
-/// on the development machine (2 cores, single-threaded OpenBLAS, release build).
+/// VeLO filters samples with a learned TPU timing model (docs/meta-training-method.md §6.3); this
+/// is its CPU stand-in. `lopt tasks calibrate` fits and writes one; ``default`` shipped with Lopt
+/// was fitted on the development machine (2 cores, single-threaded OpenBLAS, release build).
 public struct CostModel: Codable, Hashable, Sendable {
   /// Fixed seconds per step (data loading, loop overhead).
   public var overhead: Double

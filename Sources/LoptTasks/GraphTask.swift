@@ -173,7 +173,8 @@ public final class GraphTask<Sampler: BatchSampler>: TrainingTask {
 
   /// VeLO's vocabulary folding: a token `t ≥ V` becomes `1 + t mod (V − 1)`.
   ///
-  /// VELO_SPEC §5 says `t > V`; folding `t = V` as well keeps every token inside a `V`-row table.
+  /// The reference folds `t > V` (docs/meta-training-method.md §9.3); folding `t = V` as well keeps
+  /// every token inside a `V`-row table.
   static func fold(_ token: Float, vocabularySize: Int) -> Float {
     let t = Int(token)
     return t < vocabularySize ? token : Float(1 + t % (vocabularySize - 1))

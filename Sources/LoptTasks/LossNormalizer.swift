@@ -1,7 +1,7 @@
 import Foundation
 
-/// Maps a family's raw loss to VeLO's common range (VELO_SPEC §4.6); augmentations keep the
-/// inner task's normaliser.
+/// Maps a family's raw loss to VeLO's common range (docs/meta-training-method.md §4.2);
+/// augmentations keep the inner task's normaliser.
 public enum LossNormalizer: Hashable, Sendable {
   /// Image MLP and ConvNet classifiers, RNN and transformer LMs, with `C` classes or tokens:
   /// ```

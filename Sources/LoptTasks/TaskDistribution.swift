@@ -17,8 +17,8 @@ public struct TaskSamplingError: Error, CustomStringConvertible, Equatable, Send
   }
 }
 
-/// A named weighted mixture of task families with per-step compute budgets (VELO_SPEC §4.9),
-/// scaled to CPU budgets.
+/// A named weighted mixture of task families with per-step compute budgets
+/// (docs/meta-training-method.md §6.2), scaled to CPU budgets.
 ///
 /// Sampling draws, each from its own key: a budget by weight; a family by weight among those
 /// whose `minimumBudget` the budget reaches; a family member whose predicted step time fits

@@ -1,7 +1,8 @@
 import Foundation
 import LoptNN
 
-/// The task families of VeLO's training distribution (VELO_SPEC §5), by their JSON name.
+/// The task families of VeLO's training distribution (docs/meta-training-method.md §9.4), by their
+/// JSON name.
 public enum TaskFamily: String, Codable, CaseIterable, Sendable {
   /// An MLP classifier on flattened images.
   case imageMLP = "image-mlp"
@@ -24,7 +25,7 @@ public enum TaskFamily: String, Codable, CaseIterable, Sendable {
   public var isImageFamily: Bool { self != .lstmLM && self != .transformerLM }
 }
 
-/// VeLO's per-task activation choices (VELO_SPEC §5), by their JSON name.
+/// VeLO's per-task activation choices (docs/meta-training-method.md §9.2), by their JSON name.
 public enum ActivationName: String, Codable, CaseIterable, Sendable {
   /// `max(x, 0)`.
   case relu
@@ -71,7 +72,7 @@ public enum ActivationName: String, Codable, CaseIterable, Sendable {
   }
 }
 
-/// One of VeLO's sampled weight initialisers with its scale (VELO_SPEC §5).
+/// One of VeLO's sampled weight initialisers with its scale (docs/meta-training-method.md §9.2).
 ///
 /// With `s = scale` and `n` the fan-in (`shape[-2]` × receptive field):
 /// ```
@@ -209,7 +210,7 @@ public struct TaskSpec: Codable, Hashable, Sendable {
   public var activation: ActivationName?
   /// The weight initialiser, for families that sample one (`nil`: the family's default).
   public var initializer: WeightInitializer?
-  /// The task augmentations (VELO_SPEC §4.10).
+  /// The task augmentations (docs/meta-training-method.md §8).
   public var augmentation: AugmentationSpec
   /// Fixes the data order and the per-step randomness (dropout, VAE noise, augmentations).
   public var seed: UInt64

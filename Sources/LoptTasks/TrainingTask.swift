@@ -31,7 +31,7 @@ public protocol TrainingTask: AnyObject {
   func evaluation(_ parameters: ParameterSet, split: DatasetSplit, batches: Int)
     -> EvaluationMetrics
 
-  /// Maps a raw loss of this task to VeLO's common range (VELO_SPEC §4.6).
+  /// Maps a raw loss of this task to VeLO's common range (docs/meta-training-method.md §4.2).
   func normalize(_ loss: Float) -> Float
 }
 

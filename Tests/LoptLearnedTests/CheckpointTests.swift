@@ -58,7 +58,7 @@ import Testing
     }
   }
 
-  /// The three LSTM-state encodings of spec §3.2 load to the same meta-parameters.
+  /// The three LSTM-state encodings of docs/velo.md §19.2 load to the same meta-parameters.
   @Test(arguments: ["fields", "legacy", "tuple"])
   func everyLSTMStateEncodingLoads(encoding: String) throws {
     let fixture = try ReferenceFixture("velo/h16_p8")

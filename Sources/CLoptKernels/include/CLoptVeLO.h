@@ -7,7 +7,7 @@
 #ifndef CLOPT_VELO_H
 #define CLOPT_VELO_H
 
-/// One tensor's inputs to the fused per-parameter kernel (VELO_SPEC.md §1.9–§1.11).
+/// One tensor's inputs to the fused per-parameter kernel (docs/velo.md §9–§11).
 typedef struct {
   /// Parameters (updated in place by `lopt_velo_apply`), gradients (clipped to ±1000 here).
   float *p;
@@ -38,7 +38,7 @@ typedef struct {
   int preconditionOutput;
 } LoptVeLOTensor;
 
-/// One tensor's accumulator update (VELO_SPEC.md §1.4, E1–E3), fused with the sums the LSTM
+/// One tensor's accumulator update (docs/velo.md §4, E1–E3), fused with the sums the LSTM
 /// features need from the previous accumulators (E6) and the per-parameter features need from
 /// the new ones (E11).
 typedef struct {

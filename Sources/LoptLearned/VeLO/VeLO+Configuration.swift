@@ -1,7 +1,7 @@
 extension VeLO {
   /// VeLO's architecture and hyper-parameters (`HyperV2`'s constructor arguments).
   ///
-  /// The defaults are the released VeLO (VELO_SPEC.md §1.2): `H = 512`, `P = 256`, real loss
+  /// The defaults are the released VeLO (docs/velo.md §2): `H = 512`, `P = 256`, real loss
   /// buffer (`use_bugged_loss_features = false`). The per-parameter MLP is fixed at
   /// 30 → 4 → 4 → 3 (`ff_hidden_size = 4`, `ff_hidden_layers = 2`), the mixing layer is on and
   /// there are 3 momentum, 1 RMS and 3 factored decays, as in every published configuration.

@@ -2,7 +2,7 @@ import Foundation
 
 extension VeLO.State {
   /// Adds `loss` to the loss buffer (E4) and writes the 9 loss features (E5); see
-  /// `LossTrendFeatures` (VELO_SPEC.md §1.5).
+  /// `LossTrendFeatures` (docs/velo.md §5).
   ///
   /// - Complexity: O(1); allocates nothing.
   func updateLossFeatures(loss: Float) {

@@ -31,7 +31,7 @@ extension VeLO {
     return ParameterLayout(tensors)
   }
 
-  /// Meta-parameters drawn as `HyperV2.init` draws them (VELO_SPEC.md §1.13).
+  /// Meta-parameters drawn as `HyperV2.init` draws them (docs/velo.md §13).
   ///
   /// Every weight is haiku's `TruncatedNormal(σ)` (σ × a standard normal truncated to ±2, not
   /// rescaled) with σ = 1/√fan-in (`1/√30` for the first MLP layer and the mixing layers, `0.5`

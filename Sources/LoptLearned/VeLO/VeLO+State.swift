@@ -201,7 +201,7 @@ extension VeLO {
         regions.full + plan.fullOffset, planes: 3, count: plan.count, shape: plan.shape + [3])
     }
 
-    /// The factored axes `(d0, d1)` of tensor `index` (VELO_SPEC.md §1.4), or `nil` for rank ≤ 1.
+    /// The factored axes `(d0, d1)` of tensor `index` (docs/velo.md §4), or `nil` for rank ≤ 1.
     public func factoredAxes(ofTensor index: Int) -> (d0: Int, d1: Int)? {
       let plan = plans[index]
       return plan.isFactored ? (plan.d0, plan.d1) : nil

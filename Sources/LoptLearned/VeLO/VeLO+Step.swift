@@ -3,7 +3,7 @@ import Foundation
 import LoptCore
 
 extension VeLO {
-  /// One step in the order of VELO_SPEC.md §1.12; `trace` records per-element intermediates.
+  /// One step in the order of docs/velo.md §12; `trace` records per-element intermediates.
   func step(
     _ parameters: inout ParameterSet, gradients: ParameterSet, loss: Float, state: inout State,
     trace: Trace?

@@ -3,7 +3,7 @@ import LoptOptimizers
 
 /// VeLO (HyperV2), the learned optimizer of Metz and co-authors (2022), as in the JAX reference.
 ///
-/// One step (VELO_SPEC.md §1.12): loss-buffer features (E4–E5), 30 features per tensor from the
+/// One step (docs/velo.md §12): loss-buffer features (E4–E5), 30 features per tensor from the
 /// *previous* accumulators (E6), a mixing layer with a max over tensors (E7), one LSTM step with
 /// one row per tensor (E8), heads giving `P` controls and a learning-rate multiplier per tensor
 /// (E9), the per-tensor MLP mixed from a bank of `P` MLPs (E10), 30 normalised features per
@@ -13,7 +13,7 @@ import LoptOptimizers
 /// Δ = λ · d · exp(expMult · a) · stepMult · sqrt(mean(p²) + 1e-9),   p ← p − Δ
 /// ```
 ///
-/// (E13–E14). Every quirk of §1.15 is reproduced so the released weights load.
+/// (E13–E14). Every quirk of §15 is reproduced so the released weights load.
 ///
 /// Non-finite input guard: when the loss or any gradient element is NaN or infinite, the update
 /// leaves the parameters and the state untouched and counts the step in
@@ -86,7 +86,7 @@ public struct VeLO: LearnedOptimizer {
       initialHidden: initialHidden, initialCell: initialCell)
   }
 
-  /// Applies one VeLO step in place (VELO_SPEC.md §1.12).
+  /// Applies one VeLO step in place (docs/velo.md §12).
   ///
   /// - Complexity: O(parameters + tensors · H²); allocates nothing.
   public func update(

@@ -1,5 +1,5 @@
-/// Which task augmentations (VELO_SPEC §4.10) wrap a task, with their settings; every field is
-/// off when `nil`.
+/// Which task augmentations (docs/meta-training-method.md §8) wrap a task, with their settings;
+/// every field is off when `nil`.
 ///
 /// The builder applies them in VeLO's order: reparameterisation, ES gradient, reduced batch
 /// size, bfloat16, gradient normalisation, subsampled directions, stale gradients.

@@ -1,8 +1,8 @@
 import LoptCore
 
-/// bfloat16 emulation (VELO_SPEC §4.10, `ConvertFloatDType`): parameters are rounded to
-/// bfloat16 before the inner task sees them, and the loss and gradient after; the builder
-/// also rounds the inputs (``AugmentationSpec/usesBFloat16``).
+/// bfloat16 emulation (docs/meta-training-method.md §8, `ConvertFloatDType`): parameters are
+/// rounded to bfloat16 before the inner task sees them, and the loss and gradient after; the
+/// builder also rounds the inputs (``AugmentationSpec/usesBFloat16``).
 public final class BFloat16Task: TaskWrapper {
   private var rounded: ParameterSet
 

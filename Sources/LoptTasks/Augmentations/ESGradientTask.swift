@@ -1,7 +1,7 @@
 import LoptCore
 
-/// The ES-gradient task (VELO_SPEC §4.10, `es_wrapper.py`): the loss is unchanged, the
-/// gradient is replaced by an antithetic evolution-strategies estimate on the same batch.
+/// The ES-gradient task (docs/meta-training-method.md §8, `es_wrapper.py`): the loss is unchanged,
+/// the gradient is replaced by an antithetic evolution-strategies estimate on the same batch.
 ///
 /// ```
 /// ĝ = (1/n) Σⱼ εⱼ (L(θ + εⱼ) − L(θ − εⱼ)) / (2σ²),   εⱼ ~ N(0, σ² I)

@@ -1,7 +1,7 @@
 import LoptCore
 
-/// Gradient normalisation (VELO_SPEC §4.10, `NormalizeTaskGradient`): the gradient is divided
-/// by its global ℓ2 norm over all tensors (a zero gradient stays zero).
+/// Gradient normalisation (docs/meta-training-method.md §8, `NormalizeTaskGradient`): the gradient
+/// is divided by its global ℓ2 norm over all tensors (a zero gradient stays zero).
 public final class NormalizedGradientTask: TaskWrapper {
   /// The inner loss and the unit-norm gradient.
   public override func lossAndGradient(

@@ -2,8 +2,8 @@ import Foundation
 import LoptCore
 import LoptData
 
-/// Weight reparameterisation (VELO_SPEC §4.10, `ReparamWeights`): the task sees parameters
-/// `w` and evaluates the inner model at `w ⊙ s`.
+/// Weight reparameterisation (docs/meta-training-method.md §8, `ReparamWeights`): the task sees
+/// parameters `w` and evaluates the inner model at `w ⊙ s`.
 ///
 /// ```
 /// L'(w) = L(w ⊙ s),   ∇L'(w) = s ⊙ ∇L(w ⊙ s),   w₀' = w₀ ⊘ s

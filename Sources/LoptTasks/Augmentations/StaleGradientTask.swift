@@ -1,6 +1,6 @@
 import LoptCore
 
-/// Stale (asynchronous) gradients (VELO_SPEC §4.10, `AsyncDelayedGradients`).
+/// Stale (asynchronous) gradients (docs/meta-training-method.md §8, `AsyncDelayedGradients`).
 ///
 /// The loss and gradient are evaluated at the parameters the task was called with
 /// `lag = max(1, d − 1)` calls earlier (the first parameters while the history is shorter),

@@ -1,6 +1,7 @@
 import LoptCore
 
-/// Random-direction subsampled gradients (VELO_SPEC §4.10, `SubsampleDirectionsTaskGradient`).
+/// Random-direction subsampled gradients (docs/meta-training-method.md §8,
+/// `SubsampleDirectionsTaskGradient`).
 ///
 /// ```
 /// g ← Σⱼ aⱼ uⱼ,   aⱼ = ⟨g, uⱼ⟩  (or sign⟨g, uⱼ⟩),   j = 1…K

@@ -4,7 +4,7 @@ import LoptData
 /// A task that forwards everything to an inner task; augmentations subclass it and replace
 /// what they change.
 ///
-/// The normaliser is always the inner task's (VELO_SPEC §4.6).
+/// The normaliser is always the inner task's (docs/meta-training-method.md §4.2).
 public class TaskWrapper: TrainingTask {
   /// The wrapped task.
   public let inner: any TrainingTask

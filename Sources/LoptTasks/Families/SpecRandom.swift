@@ -1,8 +1,8 @@
 import Foundation
 import LoptCore
 
-/// VeLO's sampling helpers (VELO_SPEC §5, `parametric_utils.py`) over one key's stream: draw
-/// `k` is element `k` of the key's uniform stream.
+/// VeLO's sampling helpers (docs/meta-training-method.md §9.1, `parametric_utils.py`) over one
+/// key's stream: draw `k` is element `k` of the key's uniform stream.
 struct SpecRandom {
   let key: RandomKey
   private var index = 0

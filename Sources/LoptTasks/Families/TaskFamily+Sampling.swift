@@ -1,7 +1,7 @@
 import LoptCore
 import LoptData
 
-/// Sampling a family member from a key (VELO_SPEC §5), with CPU-scaled ranges.
+/// Sampling a family member from a key (docs/meta-training-method.md §9), with CPU-scaled ranges.
 ///
 /// VeLO's ranges are kept where a CPU handles them (depths, most widths, activations,
 /// initialisers, latent sizes, patch choices) and scaled down where its largest members would
@@ -122,7 +122,8 @@ extension TaskFamily {
 }
 
 extension AugmentationSpec {
-  /// Draws VeLO's augmentations (VELO_SPEC §4.9): each independently, from its own draws.
+  /// Draws VeLO's augmentations (docs/meta-training-method.md §8): each independently, from its own
+  /// draws.
   ///
   /// Reparameterisation level uniform over {none, none, global, global, tensor, tensor,
   /// parameter} with scales from (0.001, 1000), (0.01, 100) or (0.1, 10); ES gradient
