@@ -203,7 +203,7 @@ import Testing
     }
   }
 
-  /// The envelope as VELO_SPEC §6.2 defines it, in Double: the seed mean of each rate none of
+  /// The envelope as docs/evaluation-metric.md §3 defines it, in Double: the seed mean of each rate none of
   /// whose seeds diverged, smoothed (or not), the minimum over rates, resampled at 512 points
   /// and made non-increasing.
   static func referenceEnvelope(
@@ -317,8 +317,8 @@ import Testing
     let (result, curves, _) = try Self.irregularEvaluation()
     let product = try #require(result.tasks.first?.baselines.first).envelope
     let matches = Self.envelopeMatches(product, Self.referenceEnvelope(curves).losses)
-    #expect(matches, "the envelope differs from VELO_SPEC §6.2's")
-    withKnownIssue("an envelope without the EMA differs from VELO_SPEC §6.2's") {
+    #expect(matches, "the envelope differs from docs/evaluation-metric.md §3's")
+    withKnownIssue("an envelope without the EMA differs from docs/evaluation-metric.md §3's") {
       let unsmoothed = Self.referenceEnvelope(curves, smoothed: false).losses
       let matchesUnsmoothed = Self.envelopeMatches(product, unsmoothed)
       #expect(matchesUnsmoothed, "the envelope matches one built without the EMA")

@@ -44,7 +44,7 @@ import Testing
     final: { _, theta in Double(quadratic.value(theta.map { Float($0) })) })
 
   /// The estimate of every call of lane `lane` by the definitions (GradientEstimator's and
-  /// GradientAssembler's documentation, VELO_SPEC §4.2–§4.4), with one lane per step (N = 1).
+  /// GradientAssembler's documentation, docs/meta-training-method.md §2), with one lane per step (N = 1).
   ///
   /// With `forgetsAccumulatedNoise`, PES credits only this step's ε (a wrong variant, for the
   /// negative control).
