@@ -129,8 +129,9 @@ INLINE VF NAME(rsqrt)(VF x) {
 #define NAME_FACTOR_FEATURES(EMIT, gc, mk)                                                     \
   for (int k = 0; k < 3; k++) {                                                                \
     if (factored) {                                                                            \
-      VF sk = NAME(load)(t->rowPlanes + (3 + k) * t->rowCount, ri, rs, count) *                \
-              NAME(load)(t->columnPlanes + (3 + k) * t->columnCount, ci, cs, count);           \
+      const float *rho = t->rowPlanes + (LOPT_VELO_FACTOR_PLANE + k) * t->rowCount;           \
+      const float *gamma = t->columnPlanes + (LOPT_VELO_FACTOR_PLANE + k) * t->columnCount;   \
+      VF sk = NAME(load)(rho, ri, rs, count) * NAME(load)(gamma, ci, cs, count);               \
       EMIT((gc) * sk, 11 + k);                                                                 \
       EMIT(mk[k] * sk, 27 + k);                                                                \
     } else {                                                                                   \
@@ -198,8 +199,9 @@ INLINE void NAME(apply_block)(const LoptVeLOTensor *t, long e, int count, long r
   // chains of dependent FMAs are half as long.
   VF h[4], odd[4] = {};
   for (int o = 0; o < 4; o++) {
-    h[o] = factored ? NAME(load)(t->rowPlanes + (6 + o) * t->rowCount, ri, rs, count) +
-                          NAME(load)(t->columnPlanes + (6 + o) * t->columnCount, ci, cs, count)
+    const long plane = LOPT_VELO_FIRST_LAYER_PLANE + o;
+    h[o] = factored ? NAME(load)(t->rowPlanes + plane * t->rowCount, ri, rs, count) +
+                          NAME(load)(t->columnPlanes + plane * t->columnCount, ci, cs, count)
                     : NAME(splat)(w[120 + o]);
   }
 #define MAC(x, c)                                                       \

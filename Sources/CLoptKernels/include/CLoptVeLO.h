@@ -8,6 +8,14 @@
 #define CLOPT_VELO_H
 
 /// One tensor's inputs to the fused per-parameter kernel (docs/velo.md §9–§11).
+/// The first plane of each kind in `rowPlanes` and `columnPlanes` (3, 3 and 4 planes).
+enum {
+  LOPT_VELO_RSQRT_PLANE = 0,
+  LOPT_VELO_FACTOR_PLANE = 3,
+  LOPT_VELO_FIRST_LAYER_PLANE = 6,
+  LOPT_VELO_PLANE_COUNT = 10
+};
+
 typedef struct {
   /// Parameters (updated in place by `lopt_velo_apply`), gradients (clipped to ±1000 here).
   float *p;
@@ -16,9 +24,9 @@ typedef struct {
   const float *m;
   const float *v;
   long n;
-  /// Rank ≥ 2: planes of `rowCount` / `columnCount` floats. Planes 0–2: rsqrt(r_k + 1e-8),
-  /// 3–5: ρ_k (rows) or γ_k (columns), 6–9: the first layer's row / column contribution (the
-  /// row planes include its bias b0).
+  /// Rank ≥ 2: planes of `rowCount` / `columnCount` floats, at the plane indices below:
+  /// rsqrt(r_k + 1e-8), then ρ_k (rows) or γ_k (columns), then the first layer's row / column
+  /// contribution to each of its 4 outputs (the row planes include its bias b0).
   const float *rowPlanes;
   const float *columnPlanes;
   long rowCount;

@@ -1,3 +1,4 @@
+import CLoptKernels
 import Foundation
 import LoptCore
 import LoptOptimizers
@@ -78,8 +79,8 @@ extension VeLO {
       r.mixMax = take(n * h)
       r.concat = take(n * 2 * h)
       r.gates = take(n * 4 * h)
-      r.rowPlanes = take(10 * maxRows)
-      r.columnPlanes = take(10 * maxColumns)
+      r.rowPlanes = take(LOPT_VELO_PLANE_COUNT * maxRows)
+      r.columnPlanes = take(LOPT_VELO_PLANE_COUNT * maxColumns)
       r.channelScale = take(30)
       r.scaledWeights = take(VeLO.mlpWeightCount)
       r.accumulatorMeans = take(4 * n)
