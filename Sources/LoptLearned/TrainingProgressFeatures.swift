@@ -1,8 +1,9 @@
 import Foundation
 
-// Features of how far a run has come, shared by VeLO and ScheduledAdamLOpt (docs/velo.md §5–§6,
-// E4–E6): where the run is relative to its planned length, and how the training loss is trending
-// over time scales from ten steps to the whole run.
+// Features of how far a run has come: VeLO's and ScheduledAdamLOpt's (docs/velo.md §5–§6,
+// E4–E6) where the run is relative to its planned length and how the training loss is trending
+// over time scales from ten steps to the whole run, and MLPLOpt's and AdafacMLP's tanh
+// embedding of the step count (docs/velo.md §18).
 
 /// VeLO's fractional tanh embedding of `t / T`: `tanh(10 · (t/T − τ))` for nine thresholds τ.
 enum FractionEmbedding {
@@ -81,5 +82,22 @@ enum LossTrendFeatures {
         features[j] = min(max(ratio, -1), 1)
       }
     }
+  }
+}
+
+/// The 11 training-step features `tanh(t/τ − 1)`, τ = 1, 3, 10, …, 100000 (`tanh_embedding`).
+enum TrainingStepEmbedding {
+  /// The time scales τ.
+  static let timescales: [Float] = [
+    1, 3, 10, 30, 100, 300, 1000, 3000, 10_000, 30_000, 100_000,
+  ]
+
+  /// The number of features.
+  static var count: Int { timescales.count }
+
+  /// Writes the features for `iteration` (the step counter before the update).
+  static func write(iteration: Int, into destination: UnsafeMutablePointer<Float>) {
+    let t = Float(iteration)
+    for k in 0..<timescales.count { destination[k] = tanh(t / timescales[k] - 1) }
   }
 }
