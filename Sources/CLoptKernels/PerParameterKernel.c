@@ -10,6 +10,7 @@
 //   2. the element-level features again, the MLP (its first layer folded with the normalisation
 //      scales, the step features and the table-level features) and the parameter update.
 #include "CLoptPerParameter.h"
+#include "VectorExponential.h"
 
 #if defined(__x86_64__) && defined(__ELF__)
 #define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
@@ -45,19 +46,10 @@ INLINE V splat(float x) { return x - (V){}; }
 
 INLINE V reciprocal_sqrt(V x) { return 1.0f / __builtin_elementwise_sqrt(x); }
 
-/// exp(x) to about 3e-7 relative: range reduction by ln 2 and a degree-6 polynomial.
+/// exp(x) to about 3e-7 relative (VectorExponential.h).
 INLINE V exponential(V x) {
   V xc = __builtin_elementwise_min(__builtin_elementwise_max(x, splat(-87)), splat(88));
-  V magic = splat(12582912.0f);  // 1.5 · 2^23: adding it rounds to an integer
-  V t = xc * 1.44269504f + magic;
-  V k = t - magic;
-  V r = xc - k * 0.69314575f - k * 1.4286068e-6f;
-  V r2 = r * r;
-  V low = (r + 1) + r2 * (r * (1.0f / 6) + 0.5f);
-  V high = (r * (1.0f / 120) + 1.0f / 24) + r2 * (1.0f / 720);
-  V poly = low + (r2 * r2) * high;
-  VI scale = ((VI)t - 0x4B400000 + 127) << 23;
-  return poly * (V)scale;
+  LOPT_EXPONENTIAL_OF_CLAMPED(V, VI, xc)
 }
 
 INLINE float scalar_rsqrt(float x) { return 1.0f / __builtin_sqrtf(x); }

@@ -1,6 +1,7 @@
 // VeLO's hot loops (CLoptVeLO.h): one source, VeLOKernelBody.h, compiled per x86-64 level.
 #include "CLoptShims.h"
 #include "CLoptVeLO.h"
+#include "VectorExponential.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>

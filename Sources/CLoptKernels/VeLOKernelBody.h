@@ -60,20 +60,10 @@ INLINE float NAME(sum)(VF x) {
   return lanes[0];
 }
 
-/// exp(x) to about 3e-7 relative: range reduction by ln 2 and a degree-6 polynomial, in lanes.
+/// exp(x) to about 3e-7 relative (VectorExponential.h), in lanes.
 INLINE VF NAME(exponential)(VF x) {
   VF xc = NAME(clamp)(x, -87, 88);
-  VF magic = NAME(splat)(12582912.0f);  // 1.5 · 2^23: adding it rounds to an integer
-  VF t = xc * 1.44269504f + magic;
-  VF k = t - magic;
-  VF r = xc - k * 0.69314575f - k * 1.4286068e-6f;
-  // Σ r^j / j!, j ≤ 6, in Estrin's order: a dependency chain of 4 operations instead of 6.
-  VF r2 = r * r;
-  VF low = (r + 1) + r2 * (r * (1.0f / 6) + 0.5f);
-  VF high = (r * (1.0f / 120) + 1.0f / 24) + r2 * (1.0f / 720);
-  VF poly = low + (r2 * r2) * high;
-  VI scale = ((VI)t - 0x4B400000 + 127) << 23;
-  return poly * (VF)scale;
+  LOPT_EXPONENTIAL_OF_CLAMPED(VF, VI, xc)
 }
 
 /// Stores the first `count` lanes of `x` at `base + i`.

@@ -24,11 +24,7 @@ extension AdafacMLP.State: CheckpointableState {
   /// - Throws: `SafetensorsError` naming the tensor when it is missing or has another shape,
   ///   or when the run length differs from the state's.
   public mutating func restore(from file: SafetensorsFile, prefix: String) throws {
-    let total = try file.readCounter(named: prefix + "total_steps")
-    guard total == totalSteps else {
-      throw SafetensorsError.shapeMismatch(
-        tensor: prefix + "total_steps", expected: [totalSteps], found: [total])
-    }
+    try file.expectCounter(named: prefix + "total_steps", equals: totalSteps)
     iteration = try file.readCounter(named: prefix + "iteration")
     try file.readParameters(&momentum, named: prefix + "momentum")
     try file.readParameters(&rms, named: prefix + "rms")

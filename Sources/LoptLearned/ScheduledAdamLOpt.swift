@@ -286,11 +286,7 @@ public struct ScheduledAdamLOpt: LearnedOptimizer {
     /// - Throws: `SafetensorsError` when a tensor is missing or mis-shaped, or the run
     ///   length differs from the state's.
     public mutating func restore(from file: SafetensorsFile, prefix: String) throws {
-      let total = try file.readCounter(named: prefix + "total_steps")
-      guard total == totalSteps else {
-        throw SafetensorsError.shapeMismatch(
-          tensor: prefix + "total_steps", expected: [totalSteps], found: [total])
-      }
+      try file.expectCounter(named: prefix + "total_steps", equals: totalSteps)
       iteration = try file.readCounter(named: prefix + "iteration")
       try file.readParameters(&firstMoment, named: prefix + "mu")
       try file.readParameters(&secondMoment, named: prefix + "nu")

@@ -74,4 +74,16 @@ extension SafetensorsFile {
     }
     return Int(values[0])
   }
+
+  /// Throws unless the counter `name` holds `expected` (a state saved for another run length
+  /// does not fit this one).
+  ///
+  /// - Throws: as ``readCounter(named:)``, or `SafetensorsError.shapeMismatch` giving both
+  ///   values.
+  public func expectCounter(named name: String, equals expected: Int) throws {
+    let found = try readCounter(named: name)
+    guard found == expected else {
+      throw SafetensorsError.shapeMismatch(tensor: name, expected: [expected], found: [found])
+    }
+  }
 }
