@@ -108,7 +108,7 @@ public enum LearnedOptimizerConfiguration: Equatable, Sendable {
   /// Throws unless the kind's own checks pass and the sizes are small enough to build.
   ///
   /// Each kind bounds its widths and template counts by 4096 and layer counts by 64 before the
-  /// layout is computed (``LearnedOptimizerConfiguration/bound(_:_:_:in:)``), so that hostile
+  /// layout is computed (`bound(_:_:_:in:)`), so that hostile
   /// sizes (negative, 2⁶², 10⁹) fail with a message instead of overflowing; the layout's total
   /// is then bounded by ``maximumMetaParameterCount``.
   ///

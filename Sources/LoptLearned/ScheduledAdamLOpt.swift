@@ -17,7 +17,7 @@ import LoptOptimizers
 /// ln η_k = ln lr_v + 10·θ_v + s_k                                             (rank ≤ 1)
 /// p ← p − η_k · w(t/T) · (d + r)
 /// ```
-/// `w` is ``LearningRateSchedule``'s cosine decay with a warm-up of ``Configuration/warmupFraction``
+/// `w` is `LearningRateSchedule`'s cosine decay with a warm-up of ``Configuration/warmupFraction``
 /// of the run; the controller is a one-hidden-layer tanh MLP over VeLO's fractional embedding of
 /// t/T, VeLO's nine loss-trend features, the tensor's log-scale statistics and the run's length
 /// (so that the peak step can depend on the horizon); matrices take steps proportional to a
