@@ -43,3 +43,18 @@ public protocol LearnedOptimizer: Optimizer {
     for configuration: Configuration, key: RandomKey
   ) -> ParameterSet
 }
+
+extension LearnedOptimizer {
+  /// The first step of an initialiser: checks `configuration` (``validate(_:)``, sizes first)
+  /// and that `metaParameters` has exactly its layout, and returns that layout.
+  ///
+  /// - Throws: ``CheckpointError`` naming the setting or the first mismatching tensor.
+  static func checkedLayout(
+    _ configuration: Configuration, _ metaParameters: ParameterSet
+  ) throws -> ParameterLayout {
+    try validate(configuration)
+    let layout = metaParameterLayout(for: configuration)
+    try MetaParameterTree.validate(metaParameters, against: layout)
+    return layout
+  }
+}

@@ -91,9 +91,7 @@ public struct MLPLOpt: LearnedOptimizer {
   /// - Throws: ``CheckpointError`` if the configuration is invalid or `metaParameters` does not
   ///   have ``metaParameterLayout(for:)``.
   public init(configuration: Configuration, metaParameters: ParameterSet) throws {
-    try configuration.validate()
-    let layout = Self.metaParameterLayout(for: configuration)
-    try MetaParameterTree.validate(metaParameters, against: layout)
+    let layout = try Self.checkedLayout(configuration, metaParameters)
     self.configuration = configuration
     self.metaParameters = metaParameters
     let layers = configuration.widths.count - 1

@@ -204,9 +204,7 @@ public struct ScheduledAdamLOpt: LearnedOptimizer {
   /// - Throws: ``CheckpointError`` if the configuration is invalid or `metaParameters` does not
   ///   have ``metaParameterLayout(for:)``.
   public init(configuration: Configuration, metaParameters: ParameterSet) throws {
-    try configuration.validate()
-    let layout = Self.metaParameterLayout(for: configuration)
-    try MetaParameterTree.validate(metaParameters, against: layout)
+    let layout = try Self.checkedLayout(configuration, metaParameters)
     self.configuration = configuration
     self.metaParameters = metaParameters
     hasResidual = Self.residualIsActive(configuration, metaParameters)
