@@ -64,8 +64,8 @@ public struct AdafacMLP: LearnedOptimizer {
       guard hiddenSize > 0, hiddenLayers >= 0, decayCount > 0,
         initialAdafactorDecays.count == decayCount
       else {
-        throw CheckpointError.architectureMismatch(
-          reason: "AdafacMLP needs hiddenSize > 0, hiddenLayers ≥ 0 and as many Adafactor as "
+        throw ArchitectureError(
+          "AdafacMLP needs hiddenSize > 0, hiddenLayers ≥ 0 and as many Adafactor as "
             + "momentum decays (at least one), got \(hiddenSize), \(hiddenLayers), "
             + "\(initialMomentumDecays), \(initialAdafactorDecays)")
       }
@@ -116,8 +116,8 @@ public struct AdafacMLP: LearnedOptimizer {
 
   /// Creates the optimizer from its architecture and meta-parameters.
   ///
-  /// - Throws: ``CheckpointError`` if the configuration is invalid or `metaParameters` does not
-  ///   have ``metaParameterLayout(for:)``.
+  /// - Throws: ``ArchitectureError`` if the configuration is invalid, ``CheckpointError`` if
+  ///   `metaParameters` does not have ``metaParameterLayout(for:)``.
   public init(configuration: Configuration, metaParameters: ParameterSet) throws {
     let layout = try Self.checkedLayout(configuration, metaParameters)
     self.configuration = configuration

@@ -30,7 +30,7 @@ extension Checkpoint {
     } else {
       configuration = try Self.inferConfiguration(from: leaves)
     }
-    try configuration.validate()
+    try configuration.validateAsCheckpoint()
     let layout = configuration.metaParameterLayout
     var byName: [String: FlaxLeaf] = [:]
     for leaf in leaves { byName[leaf.name] = leaf }

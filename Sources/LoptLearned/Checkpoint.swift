@@ -50,7 +50,7 @@ public struct Checkpoint: Equatable, Sendable {
     configuration: LearnedOptimizerConfiguration, metaParameters: ParameterSet,
     metaTrainingStep: Int? = nil, metaTrainingCoreHours: Double? = nil
   ) throws {
-    try configuration.validate()
+    try configuration.validateAsCheckpoint()
     if let metaTrainingStep, metaTrainingStep < 0 {
       throw CheckpointError.unrecognizedFormat(
         reason: "the meta-training step is \(metaTrainingStep), expected a non-negative integer")
@@ -187,7 +187,7 @@ public struct Checkpoint: Equatable, Sendable {
     let stored = try LearnedOptimizerConfiguration(
       kind: kind, json: metadata["configuration"] ?? "")
     let configuration = try Self.checked(stored, expected: expected)
-    try configuration.validate()
+    try configuration.validateAsCheckpoint()
     let layout = configuration.metaParameterLayout
     try CheckpointError.checkNames(
       Dictionary(uniqueKeysWithValues: file.names.map { ($0, file[$0]!.shape) }), against: layout)

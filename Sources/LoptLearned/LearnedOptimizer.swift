@@ -24,7 +24,7 @@ public protocol LearnedOptimizer: Optimizer {
 
   /// Throws unless `configuration` can be built: its sizes are sane and its settings supported.
   ///
-  /// - Throws: ``CheckpointError/architectureMismatch(reason:)`` naming the setting.
+  /// - Throws: ``ArchitectureError`` naming the setting.
   static func validate(_ configuration: Configuration) throws
 
   /// The architecture this optimizer was built with.
@@ -48,7 +48,8 @@ extension LearnedOptimizer {
   /// The first step of an initialiser: checks `configuration` (``validate(_:)``, sizes first)
   /// and that `metaParameters` has exactly its layout, and returns that layout.
   ///
-  /// - Throws: ``CheckpointError`` naming the setting or the first mismatching tensor.
+  /// - Throws: ``ArchitectureError`` naming the setting, or ``CheckpointError`` naming the
+  ///   first mismatching tensor.
   static func checkedLayout(
     _ configuration: Configuration, _ metaParameters: ParameterSet
   ) throws -> ParameterLayout {

@@ -37,6 +37,20 @@ public enum LearnedOptimizerKind: String, Codable, CaseIterable, Sendable {
   }
 }
 
+/// A learned-optimizer architecture that cannot be built: a size out of range or an unsupported
+/// setting. Reading a checkpoint reports it as ``CheckpointError/architectureMismatch(reason:)``
+/// with the file's name; a configuration file or an initialiser reports it as it is.
+public struct ArchitectureError: Error, CustomStringConvertible, Equatable, Sendable {
+  /// What is wrong, naming the setting.
+  public let reason: String
+
+  /// An error for `reason`.
+  public init(_ reason: String) { self.reason = reason }
+
+  /// The reason.
+  public var description: String { reason }
+}
+
 /// An operation on a learned-optimizer architecture of any kind, written once for every kind:
 /// ``LearnedOptimizerConfiguration/apply(_:)`` calls it with the kind's type and configuration.
 public protocol LearnedOptimizerOperation {
@@ -112,7 +126,7 @@ public enum LearnedOptimizerConfiguration: Equatable, Sendable {
   /// sizes (negative, 2⁶², 10⁹) fail with a message instead of overflowing; the layout's total
   /// is then bounded by ``maximumMetaParameterCount``.
   ///
-  /// - Throws: ``CheckpointError/architectureMismatch(reason:)`` naming the setting.
+  /// - Throws: ``ArchitectureError`` naming the setting.
   public func validate() throws {
     struct Validate: LearnedOptimizerOperation {
       typealias Result = Void
@@ -124,10 +138,21 @@ public enum LearnedOptimizerConfiguration: Equatable, Sendable {
     try apply(Validate())
     let count = metaParameterLayout.totalCount
     guard count <= Self.maximumMetaParameterCount else {
-      throw CheckpointError.architectureMismatch(
-        reason: "the \(kind.rawValue) configuration \(json()) has \(count) meta-parameters, "
+      throw ArchitectureError(
+        "the \(kind.rawValue) configuration \(json()) has \(count) meta-parameters, "
           + "more than the \(Self.maximumMetaParameterCount) allowed "
           + "(\(count / (1 << 18)) MiB of Float32 per copy)")
+    }
+  }
+
+  /// ``validate()`` for a checkpoint's architecture.
+  ///
+  /// - Throws: ``CheckpointError/architectureMismatch(reason:)`` with the reason.
+  func validateAsCheckpoint() throws {
+    do {
+      try validate()
+    } catch let error as ArchitectureError {
+      throw CheckpointError.architectureMismatch(reason: error.reason)
     }
   }
 
@@ -136,9 +161,8 @@ public enum LearnedOptimizerConfiguration: Equatable, Sendable {
     _ name: String, _ value: Int, _ range: ClosedRange<Int>, in kind: LearnedOptimizerKind
   ) throws {
     guard range.contains(value) else {
-      throw CheckpointError.architectureMismatch(
-        reason: "\(kind.rawValue) \(name) is \(value), expected \(range.lowerBound)..."
-          + "\(range.upperBound)")
+      throw ArchitectureError(
+        "\(kind.rawValue) \(name) is \(value), expected \(range.lowerBound)...\(range.upperBound)")
     }
   }
 
@@ -246,7 +270,7 @@ extension VeLO {
   {
     if case .velo(let configuration) = architecture { configuration } else { nil }
   }
-  /// Bounds the sizes, then the architecture's own checks (as a ``CheckpointError``).
+  /// Bounds the sizes, then the architecture's own checks (as an ``ArchitectureError``).
   public static func validate(_ configuration: Configuration) throws {
     typealias Bounds = LearnedOptimizerConfiguration
     try Bounds.bound("lstmHiddenSize", configuration.lstmHiddenSize, Bounds.widthBound, in: kind)
@@ -254,7 +278,7 @@ extension VeLO {
     do {
       try configuration.validate()
     } catch let error as VeLOError {
-      throw CheckpointError.architectureMismatch(reason: error.description)
+      throw ArchitectureError(error.description)
     }
   }
 }

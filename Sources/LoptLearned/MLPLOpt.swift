@@ -53,8 +53,8 @@ public struct MLPLOpt: LearnedOptimizer {
     /// Throws unless the sizes are positive and there is at least one momentum decay.
     func validate() throws {
       guard hiddenSize > 0, hiddenLayers >= 0, !momentumDecays.isEmpty else {
-        throw CheckpointError.architectureMismatch(
-          reason: "MLPLOpt needs hiddenSize > 0, hiddenLayers ≥ 0 and at least one momentum "
+        throw ArchitectureError(
+          "MLPLOpt needs hiddenSize > 0, hiddenLayers ≥ 0 and at least one momentum "
             + "decay, got \(hiddenSize), \(hiddenLayers), \(momentumDecays)")
       }
     }
@@ -88,8 +88,8 @@ public struct MLPLOpt: LearnedOptimizer {
 
   /// Creates the optimizer from its architecture and meta-parameters.
   ///
-  /// - Throws: ``CheckpointError`` if the configuration is invalid or `metaParameters` does not
-  ///   have ``metaParameterLayout(for:)``.
+  /// - Throws: ``ArchitectureError`` if the configuration is invalid, ``CheckpointError`` if
+  ///   `metaParameters` does not have ``metaParameterLayout(for:)``.
   public init(configuration: Configuration, metaParameters: ParameterSet) throws {
     let layout = try Self.checkedLayout(configuration, metaParameters)
     self.configuration = configuration

@@ -95,8 +95,8 @@ public struct ScheduledAdamLOpt: LearnedOptimizer {
 
     /// Throws unless every setting is in range.
     func validate() throws {
-      func fails(_ reason: String) -> CheckpointError {
-        .architectureMismatch(reason: "ScheduledAdamLOpt needs " + reason)
+      func fails(_ reason: String) -> ArchitectureError {
+        ArchitectureError("ScheduledAdamLOpt needs " + reason)
       }
       guard initialLearningRate.isFinite, initialLearningRate > 0,
         initialVectorLearningRate.isFinite, initialVectorLearningRate > 0
@@ -201,8 +201,8 @@ public struct ScheduledAdamLOpt: LearnedOptimizer {
 
   /// Creates the optimizer from its architecture and meta-parameters.
   ///
-  /// - Throws: ``CheckpointError`` if the configuration is invalid or `metaParameters` does not
-  ///   have ``metaParameterLayout(for:)``.
+  /// - Throws: ``ArchitectureError`` if the configuration is invalid, ``CheckpointError`` if
+  ///   `metaParameters` does not have ``metaParameterLayout(for:)``.
   public init(configuration: Configuration, metaParameters: ParameterSet) throws {
     let layout = try Self.checkedLayout(configuration, metaParameters)
     self.configuration = configuration

@@ -186,9 +186,6 @@ public struct MetaTrainingConfiguration: Codable, Equatable, Sendable {
     var problems = estimator.problems + truncation.problems + outer.problems + families.problems
     do {
       try learnedOptimizer.configuration.validate()
-    } catch let error as CheckpointError {
-      guard case .architectureMismatch(let reason) = error else { preconditionFailure("\(error)") }
-      problems.append("learnedOptimizer: \(reason)")
     } catch {
       problems.append("learnedOptimizer: \(error)")
     }

@@ -273,7 +273,7 @@ import Testing
     ScheduledAdamLOpt.Configuration(residualHiddenLayers: -1),
   ])
   func badConfigurationsAreRejected(_ configuration: ScheduledAdamLOpt.Configuration) {
-    #expect(throws: CheckpointError.self) {
+    #expect(throws: ArchitectureError.self) {
       _ = try ScheduledAdamLOpt(
         configuration: configuration,
         metaParameters: ParameterSet(layout: ParameterLayout([(name: "x", shape: [1])])))
