@@ -37,9 +37,11 @@ public enum LearnedOptimizerKind: String, Codable, CaseIterable, Sendable {
   }
 }
 
-/// A learned-optimizer architecture that cannot be built: a size out of range or an unsupported
-/// setting. Reading a checkpoint reports it as ``CheckpointError/architectureMismatch(reason:)``
-/// with the file's name; a configuration file or an initialiser reports it as it is.
+/// A learned-optimizer architecture that cannot be built (a size out of range, an unsupported
+/// setting).
+///
+/// Reading a checkpoint reports it as ``CheckpointError/architectureMismatch(reason:)`` with the
+/// file's name; a configuration file or an initialiser reports it as it is.
 public struct ArchitectureError: Error, CustomStringConvertible, Equatable, Sendable {
   /// What is wrong, naming the setting.
   public let reason: String
