@@ -43,16 +43,8 @@ import Testing
     let theta = Self.perturbed(
       AdafacMLP.initialMetaParameters(for: configuration, key: RandomKey(seed: 5)), seed: 6)
     let optimizer = try AdafacMLP(configuration: configuration, metaParameters: theta)
-    var (parameters, _) = Self.inputs(step: 0)
-    var state = optimizer.makeState(for: parameters, totalSteps: 100)
-    for step in 0..<2 {
-      optimizer.update(&parameters, gradients: Self.inputs(step: step).1, loss: 1, state: &state)
-    }
-    let gradients = Self.inputs(step: 2).1
-    let before = (parameters: parameters, state: state)
-    var trace: PerParameterTrace? = PerParameterTrace()
-    optimizer.update(&parameters, gradients: gradients, state: &state, trace: &trace)
-    let recorded = try #require(trace)
+    let (before, gradients, parameters, state, recorded) = try Self.tracedStep(
+      optimizer, after: 2)
     for (index, entry) in Self.layout.entries.enumerated() {
       var plain = PlainTensor(
         shape: entry.shape, parameters: before.parameters[entry.name].scalars,
@@ -85,14 +77,8 @@ import Testing
     let theta = Self.perturbed(
       MLPLOpt.initialMetaParameters(for: configuration, key: RandomKey(seed: 7)), seed: 8)
     let optimizer = try MLPLOpt(configuration: configuration, metaParameters: theta)
-    var (parameters, _) = Self.inputs(step: 0)
-    var state = optimizer.makeState(for: parameters, totalSteps: 100)
-    optimizer.update(&parameters, gradients: Self.inputs(step: 0).1, loss: 1, state: &state)
-    let gradients = Self.inputs(step: 1).1
-    let before = (parameters: parameters, state: state)
-    var trace: PerParameterTrace? = PerParameterTrace()
-    optimizer.update(&parameters, gradients: gradients, state: &state, trace: &trace)
-    let recorded = try #require(trace)
+    let (before, gradients, parameters, state, recorded) = try Self.tracedStep(
+      optimizer, after: 1)
     for (index, entry) in Self.layout.entries.enumerated() {
       var plain = PlainTensor(
         shape: entry.shape, parameters: before.parameters[entry.name].scalars,
@@ -109,6 +95,27 @@ import Testing
       Self.expectRelative(
         state.momentum[entry.name].scalars, plain.momentum, 1e-6, "momentum \(context)")
     }
+  }
+
+  /// `warmup` untraced steps on ``inputs(step:)``, then one traced step on the next gradients:
+  /// the parameters and state before it, its gradients, the parameters and state after it, and
+  /// its trace.
+  static func tracedStep<O: TracedPerParameterOptimizer>(_ optimizer: O, after warmup: Int) throws
+    -> (
+      before: (parameters: ParameterSet, state: O.State), gradients: ParameterSet,
+      parameters: ParameterSet, state: O.State, trace: PerParameterTrace
+    )
+  {
+    var (parameters, _) = inputs(step: 0)
+    var state = optimizer.makeState(for: parameters, totalSteps: 100)
+    for step in 0..<warmup {
+      optimizer.update(&parameters, gradients: inputs(step: step).1, loss: 1, state: &state)
+    }
+    let gradients = inputs(step: warmup).1
+    let before = (parameters: parameters, state: state)
+    var trace: PerParameterTrace? = PerParameterTrace()
+    optimizer.update(&parameters, gradients: gradients, state: &state, trace: &trace)
+    return (before, gradients, parameters, state, try #require(trace))
   }
 
   /// The step equals the plain one within 1e-4 of the largest update, beyond the rounding of
@@ -167,6 +174,16 @@ import Testing
     }
   }
 }
+
+/// The optimizers whose step can record its intermediates.
+protocol TracedPerParameterOptimizer: Optimizer {
+  func update(
+    _ parameters: inout ParameterSet, gradients: ParameterSet, state: inout State,
+    trace: inout PerParameterTrace?)
+}
+
+extension MLPLOpt: TracedPerParameterOptimizer {}
+extension AdafacMLP: TracedPerParameterOptimizer {}
 
 /// One tensor's parameters and accumulators (decay-major, as the optimizers store them) and a
 /// step computed element by element in Double from the documented formulas.
