@@ -7,10 +7,10 @@ Run by hand (not by CI) with a Python that has jax, optax and numpy:
 
 Every fixture runs one optimizer for STEPS steps on a few tensors (a scalar, a vector, a 2-D
 and a 4-D tensor; Adafactor adds a 130x128 matrix so that factoring happens, Shampoo a 6x5
-matrix so that blocking happens). The initial parameters and the gradients are a formula the
-Swift test evaluates too (`FixtureInputs` in the test), so a fixture stores only the
-parameters after each step: every element of small tensors and every SAMPLE_STRIDE-th element
-of large ones. Shampoo has no optax implementation: `shampoo_reference` below implements the
+matrix so that blocking happens, Muon a wide and a larger matrix). The initial parameters and
+the gradients are a formula the Swift test evaluates too (`FixtureInputs` in the test), so a
+fixture stores only the parameters after each step: every element of small tensors and every
+SAMPLE_STRIDE-th element of large ones. Shampoo has no optax implementation: `shampoo_reference` below implements the
 formula documented on Lopt's `Shampoo` type in NumPy (float32 statistics, float64 eigh).
 """
 
@@ -172,6 +172,13 @@ def main():
             shampoo_reference(blocked, 0.01, block=4, start=2, interval=2), blocked)
     fixture("shampoo_sgd", "shampoo", {"lr": 0.01, "grafting": "sgd"},
             shampoo_reference(blocked, 0.01, grafting="sgd"), blocked)
+    # Muon orthogonalises rank-2 tensors: a tall one (w), a wide one and a larger one.
+    matrices = base + [("wide", [3, 7]), ("big", [40, 24])]
+    fixture("muon", "muon", {"lr": 0.02}, run_optax(optax.contrib.muon(0.02), matrices),
+            matrices)
+    fixture("muon_decay", "muon", {"lr": 0.05, "weight_decay": 0.1, "adam_lr": 0.005},
+            run_optax(optax.contrib.muon(0.05, weight_decay=0.1, adam_learning_rate=0.005),
+                      matrices), matrices)
 
 
 if __name__ == "__main__":

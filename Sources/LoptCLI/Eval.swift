@@ -16,8 +16,8 @@ struct Eval: ParsableCommand {
       Trains every --optimizer on every task of the suite for --steps steps with --seeds \
       seeds, and every baseline for --adam-multiple times as long on each learning rate of \
       the grid, in parallel on all cores. Hand-designed optimizers under evaluation are tuned \
-      on the same grid (adam-cosine: Adam with a 5 % warm-up and a cosine decay to zero); \
-      learned ones (learned, the shipped one; velo:FILE, lopt:FILE) run as they are. The speedup over \
+      on the same grid (NAME-cosine, e.g. adam-cosine: NAME with a 5 % warm-up and a cosine \
+      decay to zero); learned ones (learned, the shipped one; velo:FILE, lopt:FILE) run as they are. The speedup over \
       a baseline is the number of steps the tuned baseline needs to reach the optimizer's \
       final loss, divided by the optimizer's steps (VeLO's metric). Every run is cached, so an \
       interrupted evaluation resumes where it stopped. Writes DIR/report.md, \
@@ -31,8 +31,9 @@ struct Eval: ParsableCommand {
       "An optimizer to evaluate (repeatable): learned (the learned optimizer Lopt ships), "
         + "velo:FILE (a VeLO checkpoint), lopt:FILE (any learned-optimizer checkpoint), "
         + "adam-cosine (tuned Adam with warm-up and cosine decay; the others are then also "
-        + "compared with it) or a hand-designed one (\(Self.handDesignedNames)); LABEL=… names "
-        + "it LABEL in the report.",
+        + "compared with it), a hand-designed one (\(Self.handDesignedNames)) or one of them "
+        + "with a warm-up and cosine decay (NAME-cosine, e.g. muon-cosine); LABEL=… names it "
+        + "LABEL in the report.",
       valueName: "optimizer"))
   var optimizers: [String] = []
 
@@ -91,7 +92,10 @@ struct Eval: ParsableCommand {
     }
     for optimizer in optimizers
     where !optimizer.contains(":") && !Self.namedOptimizers.contains(optimizer) {
-      _ = try Self.handDesigned(optimizer, option: "--optimizer")
+      let rule =
+        optimizer.hasSuffix(Self.cosineSuffix)
+        ? String(optimizer.dropLast(Self.cosineSuffix.count)) : optimizer
+      _ = try Self.handDesigned(rule, option: "--optimizer")
     }
   }
 
@@ -126,6 +130,9 @@ struct Eval: ParsableCommand {
   /// The optimizers `--optimizer` knows by a name of their own.
   static let namedOptimizers: Set = ["learned", Evaluation.scheduleReference]
 
+  /// `--optimizer NAME-cosine` is hand-designed NAME with a warm-up and a cosine decay.
+  static let cosineSuffix = "-cosine"
+
   /// A hand-designed optimizer tuned on the grid, with optax's defaults and no schedule.
   static func tuned(_ name: String, option: String) throws -> EvaluatedOptimizer {
     let rule = try handDesigned(name, option: option)
@@ -147,7 +154,12 @@ struct Eval: ParsableCommand {
       optimizer.name = String(value[..<equals])
       return optimizer
     }
-    if value == Evaluation.scheduleReference { return Evaluation.adamCosine }
+    if value.hasSuffix(cosineSuffix), !value.contains(":") {
+      let rule = try handDesigned(String(value.dropLast(cosineSuffix.count)), option: "--optimizer")
+      return Evaluation.withCosineSchedule(name: value, rule: rule.rawValue) {
+        rule.makeRule(learningRate: $0)
+      }
+    }
     if value == "learned" {
       return try learned(try ShippedLearnedOptimizer.location(), name: value)
     }

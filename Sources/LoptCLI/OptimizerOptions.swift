@@ -5,7 +5,7 @@ import LoptOptimizers
 
 /// The hand-designed optimizers `lopt train` and `lopt tune` offer.
 enum OptimizerName: String, ExpressibleByArgument, CaseIterable, Sendable {
-  case sgd, momentum, rmsprop, adam, adamw, nadamw, adafactor, shampoo, lion
+  case sgd, momentum, rmsprop, adam, adamw, nadamw, adafactor, shampoo, lion, muon
 
   /// A learning rate that works on the MLP tasks without tuning.
   var defaultLearningRate: Float {
@@ -13,7 +13,7 @@ enum OptimizerName: String, ExpressibleByArgument, CaseIterable, Sendable {
     case .sgd: 0.1
     case .momentum: 0.01
     case .rmsprop, .adam, .adamw, .nadamw, .shampoo: 1e-3
-    case .adafactor: 1e-2
+    case .adafactor, .muon: 1e-2
     case .lion: 1e-4
     }
   }
@@ -30,6 +30,7 @@ enum OptimizerName: String, ExpressibleByArgument, CaseIterable, Sendable {
     case .adafactor: Adafactor(learningRate: lr)
     case .shampoo: Shampoo(learningRate: lr)
     case .lion: Lion(learningRate: lr)
+    case .muon: Muon(learningRate: lr)
     }
   }
 }
@@ -91,7 +92,7 @@ struct OptimizerOptions: ParsableArguments {
 
   @Option(
     help: ArgumentHelp(
-      "Peak learning rate (default: 0.1 sgd, 0.01 momentum and adafactor, 1e-4 lion, "
+      "Peak learning rate (default: 0.1 sgd, 0.01 momentum, adafactor and muon, 1e-4 lion, "
         + "1e-3 the others)."))
   var lr: Float?
 

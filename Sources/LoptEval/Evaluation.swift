@@ -90,13 +90,22 @@ public struct Evaluation: Sendable {
 
   /// Tuned Adam with a linear warm-up over 5 % of the run and a cosine decay to zero at its end.
   public static var adamCosine: EvaluatedOptimizer {
-    EvaluatedOptimizer(
-      name: scheduleReference, identity: "adam schedule=cosine warmup-fraction=0.05",
-      kind: .tuned { learningRate in
-        ScheduledOptimizer(
-          Adam(learningRate: learningRate),
-          schedule: LearningRateSchedule(decay: .cosine, warmupFraction: 0.05))
-      })
+    withCosineSchedule(name: scheduleReference, rule: "adam") { Adam(learningRate: $0) }
+  }
+
+  /// The hand-designed rule `rule` (made at a learning rate by `make`), tuned, with a linear
+  /// warm-up over 5 % of the run and a cosine decay to zero at its end.
+  public static func withCosineSchedule(
+    name: String, rule: String,
+    make: @escaping @Sendable (_ learningRate: Float) -> any LearningRateOptimizer
+  ) -> EvaluatedOptimizer {
+    @Sendable func scheduled(_ base: some LearningRateOptimizer) -> any Optimizer {
+      ScheduledOptimizer(
+        base, schedule: LearningRateSchedule(decay: .cosine, warmupFraction: 0.05))
+    }
+    return EvaluatedOptimizer(
+      name: name, identity: "\(rule) schedule=cosine warmup-fraction=0.05",
+      kind: .tuned { scheduled(make($0)) })
   }
 
   /// Creates an evaluation.

@@ -101,30 +101,44 @@ public struct Adam: LearningRateOptimizer {
   ) {
     precondition(gradients.count == parameters.count, "gradients do not match the parameters")
     state.iteration += 1
-    let t = Float(state.iteration)
+    gradients.withUnsafeBufferPointer { g in
+      parameters.withUnsafeMutableBufferPointer { p in
+        state.firstMoment.withUnsafeMutableBufferPointer { m in
+          state.secondMoment.withUnsafeMutableBufferPointer { v in
+            step(
+              p.baseAddress!, g.baseAddress!, m.baseAddress!, v.baseAddress!, count: p.count,
+              learningRate: learningRate, iteration: state.iteration)
+          }
+        }
+      }
+    }
+  }
+
+  /// Step `iteration` (1-based) of this rule on `count` elements at `p`, with their gradients
+  /// `g` and moments `m` and `v` (the fused loop of ``update(_:gradients:learningRate:state:)``,
+  /// also used by ``Muon`` for the tensors it does not orthogonalise).
+  ///
+  /// - Complexity: O(count); allocates nothing.
+  @inline(__always)
+  func step(
+    _ p: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, _ m: UnsafeMutablePointer<Float>,
+    _ v: UnsafeMutablePointer<Float>, count: Int, learningRate lr: Float, iteration: Int
+  ) {
+    let t = Float(iteration)
     let (b1, b2, eps, epsRoot, decay) = (beta1, beta2, epsilon, epsilonRoot, weightDecay)
     // m̂ = momentScale · m + gradientScale · g covers both forms.
     let momentScale = isNesterov ? b1 / (1 - pow(b1, t + 1)) : 1 / (1 - pow(b1, t))
     let gradientScale = isNesterov ? (1 - b1) / (1 - pow(b1, t)) : 0
     let secondCorrection = 1 / (1 - pow(b2, t))
-    let lr = learningRate
-    gradients.withUnsafeBufferPointer { g in
-      parameters.withUnsafeMutableBufferPointer { p in
-        state.firstMoment.withUnsafeMutableBufferPointer { m in
-          state.secondMoment.withUnsafeMutableBufferPointer { v in
-            for i in 0..<p.count {
-              let gi = g[i]
-              let mi = b1 * m[i] + (1 - b1) * gi
-              let vi = b2 * v[i] + (1 - b2) * gi * gi
-              m[i] = mi
-              v[i] = vi
-              let denominator = lopt_sqrtf(vi * secondCorrection + epsRoot) + eps
-              let direction = (mi * momentScale + gi * gradientScale) / denominator
-              p[i] -= lr * (direction + decay * p[i])
-            }
-          }
-        }
-      }
+    for i in 0..<count {
+      let gi = g[i]
+      let mi = b1 * m[i] + (1 - b1) * gi
+      let vi = b2 * v[i] + (1 - b2) * gi * gi
+      m[i] = mi
+      v[i] = vi
+      let denominator = lopt_sqrtf(vi * secondCorrection + epsRoot) + eps
+      let direction = (mi * momentScale + gi * gradientScale) / denominator
+      p[i] -= lr * (direction + decay * p[i])
     }
   }
 }

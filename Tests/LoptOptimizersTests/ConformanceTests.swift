@@ -16,6 +16,7 @@ import Testing
   @Test func adamW() { checkOptimizer(Adam.adamW(learningRate: 0.05)) }
   @Test func nadamW() { checkOptimizer(Adam.nadamW(learningRate: 0.05)) }
   @Test func lion() { checkOptimizer(Lion(learningRate: 0.02)) }
+  @Test func muon() { checkOptimizer(Muon(learningRate: 0.02)) }
   /// The shape codes (rank, then extents) of the conformance layout's tensors.
   static let conformanceShapeCode = conformanceLayout.entries.flatMap {
     [$0.shape.count] + $0.shape
