@@ -99,7 +99,7 @@ public struct AdafacMLP: LearnedOptimizer {
   /// The decays in use, derived from ``metaParameters`` (tests may pin them to reference values).
   public internal(set) var decays: Decays
 
-  private let kernel: PerParameterKernel
+  let kernel: PerParameterKernel
 
   /// The meta-parameter layout of `configuration` in JAX leaf order.
   public static func metaParameterLayout(for configuration: Configuration) -> ParameterLayout {
@@ -174,8 +174,7 @@ public struct AdafacMLP: LearnedOptimizer {
     /// The full accumulator of rank < 2 tensors (reference `v_diag`).
     public var diagonal: ParameterSet
     var factored: [FactoredShape?]
-    var stepFeatures: [Float]
-    var scratch: [Float]
+    var workspace: PerParameterWorkspace
   }
 
   /// Zero accumulators in the parameters' layout.
@@ -187,9 +186,6 @@ public struct AdafacMLP: LearnedOptimizer {
       ParameterLayout(
         entries.map { (name: $0.name, shape: [k] + shape($0, FactoredShape(shape: $0.shape))) })
     }
-    let scratch = zip(entries, factored).map { entry, factored in
-      kernel.scratchCount(for: tensor(count: entry.count, factored: factored))
-    }
     return State(
       iteration: 0, totalSteps: totalSteps,
       momentum: ParameterSet(layout: layout { entry, _ in entry.shape }),
@@ -200,8 +196,10 @@ public struct AdafacMLP: LearnedOptimizer {
       factoredColumns: ParameterSet(
         layout: layout { entry, axes in axes?.columnShape(of: entry.shape) ?? [0] }),
       diagonal: ParameterSet(layout: layout { entry, axes in axes == nil ? entry.shape : [0] }),
-      factored: factored, stepFeatures: [Float](repeating: 0, count: TrainingStepEmbedding.count),
-      scratch: [Float](repeating: 0, count: scratch.max() ?? 0))
+      factored: factored,
+      workspace: PerParameterWorkspace(
+        kernel: kernel,
+        tensors: zip(entries, factored).map { tensor(count: $0.count, factored: $1) }))
   }
 
   /// Applies one AdafacMLP step to every tensor.
@@ -214,53 +212,31 @@ public struct AdafacMLP: LearnedOptimizer {
     update(&parameters, gradients: gradients, state: &state, trace: &trace)
   }
 
-  /// ``update(_:gradients:loss:state:)`` recording every element's intermediates in `trace`
-  /// when it is not `nil`.
-  func update(
-    _ parameters: inout ParameterSet, gradients: ParameterSet, state: inout State,
-    trace: inout PerParameterTrace?
-  ) {
-    let k = configuration.decayCount
-    precondition(gradients.count == parameters.count, "gradients do not match the parameters")
-    precondition(state.momentum.count == parameters.count * k, "state does not match parameters")
-    defer { state.iteration += 1 }
-    guard parameters.count > 0 else { return }
-    TrainingStepEmbedding.write(iteration: state.iteration, into: &state.stepFeatures)
-    trace?.stepFeatures = state.stepFeatures
-    let layout = parameters.layout
-    let rowLayout = state.factoredRows.layout
-    let columnLayout = state.factoredColumns.layout
-    let diagonalLayout = state.diagonal.layout
-    let factored = state.factored
-    let rmsDecay = decays.rms
-    metaParameters.withUnsafeBufferPointer { theta in
-      gradients.withUnsafeBufferPointer { g in
-        parameters.withUnsafeMutableBufferPointer { p in
-          state.withBuffers(decays) { buffers in
-            for (index, entry) in layout.entries.enumerated() {
-              var tensor = tensor(count: entry.count, factored: factored[index])
-              tensor.parameters = p.baseAddress! + entry.offset
-              tensor.gradients = g.baseAddress! + entry.offset
-              tensor.momentum = buffers.momentum + entry.offset * k
-              tensor.momentumDecays = buffers.momentumDecays
-              tensor.rms = buffers.rms + entry.offset
-              tensor.rmsDecay = rmsDecay
-              tensor.adafactorDecays = buffers.adafactorDecays
-              if factored[index] == nil {
-                tensor.diagonal = buffers.diagonal + diagonalLayout.entries[index].offset
-              } else {
-                tensor.rows = buffers.rows + rowLayout.entries[index].offset
-                tensor.columns = buffers.columns + columnLayout.entries[index].offset
-              }
-              PerParameterKernel.withTrace(
-                &trace, tensor: index, count: entry.count,
-                featureCount: configuration.featureCount
-              ) {
-                kernel.step(
-                  tensor, theta: theta.baseAddress!, stepFeatures: buffers.stepFeatures,
-                  scratch: buffers.scratch, trace: $0)
-              }
+  /// The number of momentum decays (as many as Adafactor decays).
+  var momentumDecayCount: Int { configuration.decayCount }
+
+  /// Calls `body` with the state's buffers and each tensor's accumulators and decays.
+  func withKernelTensors(_ state: inout State, _ body: KernelTensorsBody) {
+    let k = momentumDecayCount
+    let (rowLayout, columnLayout) = (state.factoredRows.layout, state.factoredColumns.layout)
+    let (diagonalLayout, factored, rmsDecay) = (state.diagonal.layout, state.factored, decays.rms)
+    decays.momentum.withUnsafeBufferPointer { momentumDecays in
+      decays.adafactor.withUnsafeBufferPointer { adafactorDecays in
+        state.withAccumulators { buffers in
+          body(buffers.stepFeatures, buffers.scratch) { index, entry in
+            var tensor = tensor(count: entry.count, factored: factored[index])
+            tensor.rms = buffers.rms + entry.offset
+            tensor.rmsDecay = rmsDecay
+            tensor.momentum = buffers.momentum + entry.offset * k
+            tensor.momentumDecays = momentumDecays.baseAddress
+            tensor.adafactorDecays = adafactorDecays.baseAddress
+            if factored[index] == nil {
+              tensor.diagonal = buffers.diagonal + diagonalLayout.entries[index].offset
+            } else {
+              tensor.rows = buffers.rows + rowLayout.entries[index].offset
+              tensor.columns = buffers.columns + columnLayout.entries[index].offset
             }
+            return tensor
           }
         }
       }
@@ -279,50 +255,38 @@ public struct AdafacMLP: LearnedOptimizer {
   }
 }
 
-/// Pointers to every state buffer and the decays, valid inside `AdafacMLP.State.withBuffers`.
+extension AdafacMLP: PerParameterOptimizer {}
+
+/// Pointers to every state buffer, valid inside `AdafacMLP.State.withAccumulators`.
 private struct AdafacBuffers {
   let momentum: UnsafeMutablePointer<Float>
   let rms: UnsafeMutablePointer<Float>
   let rows: UnsafeMutablePointer<Float>
   let columns: UnsafeMutablePointer<Float>
   let diagonal: UnsafeMutablePointer<Float>
-  let momentumDecays: UnsafePointer<Float>
-  let adafactorDecays: UnsafePointer<Float>
-  let stepFeatures: UnsafePointer<Float>
+  let stepFeatures: UnsafeMutablePointer<Float>
   let scratch: UnsafeMutablePointer<Float>
 }
 
-extension AdafacMLP.State {
-  /// Calls `body` with pointers to every state buffer and to `decays`' arrays.
-  fileprivate mutating func withBuffers(
-    _ decays: AdafacMLP.Decays, _ body: (AdafacBuffers) -> Void
-  ) {
-    // The momenta and the scratch are non-empty because the parameters are (checked by the
-    // caller); the factored and diagonal buffers may be empty, so their base addresses fall
-    // back to the momentum buffer, unused.
+extension AdafacMLP.State: PerParameterState {
+  /// Calls `body` with pointers to every state buffer.
+  fileprivate mutating func withAccumulators(_ body: (AdafacBuffers) -> Void) {
+    // The momenta are non-empty because the parameters are (checked by the caller); the
+    // factored and diagonal buffers may be empty, so their base addresses fall back to the
+    // momentum buffer, unused.
     momentum.withUnsafeMutableBufferPointer { m in
       rms.withUnsafeMutableBufferPointer { v in
         factoredRows.withUnsafeMutableBufferPointer { rows in
           factoredColumns.withUnsafeMutableBufferPointer { columns in
             diagonal.withUnsafeMutableBufferPointer { full in
-              stepFeatures.withUnsafeBufferPointer { stepFeatures in
-                scratch.withUnsafeMutableBufferPointer { scratch in
-                  decays.momentum.withUnsafeBufferPointer { momentumDecays in
-                    decays.adafactor.withUnsafeBufferPointer { adafactorDecays in
-                      let fallback = m.baseAddress!
-                      body(
-                        AdafacBuffers(
-                          momentum: fallback, rms: v.baseAddress!,
-                          rows: rows.baseAddress ?? fallback,
-                          columns: columns.baseAddress ?? fallback,
-                          diagonal: full.baseAddress ?? fallback,
-                          momentumDecays: momentumDecays.baseAddress!,
-                          adafactorDecays: adafactorDecays.baseAddress!,
-                          stepFeatures: stepFeatures.baseAddress!,
-                          scratch: scratch.baseAddress!))
-                    }
-                  }
-                }
+              workspace.withBuffers { stepFeatures, scratch in
+                let fallback = m.baseAddress!
+                body(
+                  AdafacBuffers(
+                    momentum: fallback, rms: v.baseAddress!, rows: rows.baseAddress ?? fallback,
+                    columns: columns.baseAddress ?? fallback,
+                    diagonal: full.baseAddress ?? fallback, stepFeatures: stepFeatures,
+                    scratch: scratch))
               }
             }
           }

@@ -72,7 +72,7 @@ public struct MLPLOpt: LearnedOptimizer {
     }
   }
 
-  private let kernel: PerParameterKernel
+  let kernel: PerParameterKernel
 
   /// The meta-parameter layout of `configuration`: haiku `MLP` names in JAX leaf order.
   public static func metaParameterLayout(for configuration: Configuration) -> ParameterLayout {
@@ -119,8 +119,7 @@ public struct MLPLOpt: LearnedOptimizer {
     public var iteration: Int
     /// The momenta, one tensor per parameter tensor with shape `[K] + S` (decay axis first).
     public var momentum: ParameterSet
-    var stepFeatures: [Float]
-    var scratch: [Float]
+    var workspace: PerParameterWorkspace
   }
 
   /// Zero momenta in the parameters' layout (`totalSteps` is not used by MLPLOpt).
@@ -128,13 +127,10 @@ public struct MLPLOpt: LearnedOptimizer {
     let k = configuration.momentumDecays.count
     let layout = ParameterLayout(
       parameters.layout.entries.map { (name: $0.name, shape: [k] + $0.shape) })
-    let scratch = parameters.layout.entries.map {
-      kernel.scratchCount(for: tensor(count: $0.count))
-    }
     return State(
       iteration: 0, momentum: ParameterSet(layout: layout),
-      stepFeatures: [Float](repeating: 0, count: TrainingStepEmbedding.count),
-      scratch: [Float](repeating: 0, count: scratch.max() ?? 0))
+      workspace: PerParameterWorkspace(
+        kernel: kernel, tensors: parameters.layout.entries.map { tensor(count: $0.count) }))
   }
 
   /// Applies one MLPLOpt step to every tensor.
@@ -147,45 +143,20 @@ public struct MLPLOpt: LearnedOptimizer {
     update(&parameters, gradients: gradients, state: &state, trace: &trace)
   }
 
-  /// ``update(_:gradients:loss:state:)`` recording every element's intermediates in `trace`
-  /// when it is not `nil`.
-  func update(
-    _ parameters: inout ParameterSet, gradients: ParameterSet, state: inout State,
-    trace: inout PerParameterTrace?
-  ) {
-    let k = configuration.momentumDecays.count
-    precondition(gradients.count == parameters.count, "gradients do not match the parameters")
-    precondition(state.momentum.count == parameters.count * k, "state does not match parameters")
-    defer { state.iteration += 1 }
-    guard parameters.count > 0 else { return }
-    TrainingStepEmbedding.write(iteration: state.iteration, into: &state.stepFeatures)
-    trace?.stepFeatures = state.stepFeatures
-    let layout = parameters.layout
-    metaParameters.withUnsafeBufferPointer { theta in
-      gradients.withUnsafeBufferPointer { g in
-        parameters.withUnsafeMutableBufferPointer { p in
-          state.momentum.withUnsafeMutableBufferPointer { m in
-            state.stepFeatures.withUnsafeBufferPointer { stepFeatures in
-              state.scratch.withUnsafeMutableBufferPointer { scratch in
-                configuration.momentumDecays.withUnsafeBufferPointer { decays in
-                  for (index, entry) in layout.entries.enumerated() {
-                    var tensor = tensor(count: entry.count)
-                    tensor.parameters = p.baseAddress! + entry.offset
-                    tensor.gradients = g.baseAddress! + entry.offset
-                    tensor.momentum = m.baseAddress! + entry.offset * k
-                    tensor.momentumDecays = decays.baseAddress
-                    PerParameterKernel.withTrace(
-                      &trace, tensor: index, count: entry.count,
-                      featureCount: configuration.featureCount
-                    ) {
-                      kernel.step(
-                        tensor, theta: theta.baseAddress!, stepFeatures: stepFeatures.baseAddress!,
-                        scratch: scratch.baseAddress!, trace: $0)
-                    }
-                  }
-                }
-              }
-            }
+  /// The number of momentum decays.
+  var momentumDecayCount: Int { configuration.momentumDecays.count }
+
+  /// Calls `body` with the state's buffers and each tensor's momenta and decays.
+  func withKernelTensors(_ state: inout State, _ body: KernelTensorsBody) {
+    let k = momentumDecayCount
+    configuration.momentumDecays.withUnsafeBufferPointer { decays in
+      state.momentum.withUnsafeMutableBufferPointer { momentum in
+        state.workspace.withBuffers { stepFeatures, scratch in
+          body(stepFeatures, scratch) { _, entry in
+            var tensor = tensor(count: entry.count)
+            tensor.momentum = momentum.baseAddress! + entry.offset * k
+            tensor.momentumDecays = decays.baseAddress
+            return tensor
           }
         }
       }
@@ -202,3 +173,7 @@ public struct MLPLOpt: LearnedOptimizer {
       inner: 1, rowAxisIsA: 0)
   }
 }
+
+extension MLPLOpt: PerParameterOptimizer {}
+
+extension MLPLOpt.State: PerParameterState {}

@@ -1,5 +1,6 @@
 import CLoptKernels
 import LoptCore
+import LoptOptimizers
 
 // The per-parameter MLP step of MLPLOpt and AdafacMLP (docs/velo.md §18): the C kernel
 // that normalises the features over a tensor and runs a small MLP per element, and its trace.
@@ -15,6 +16,110 @@ struct PerParameterTrace {
   var scales: [[Float]] = []
   /// Per tensor, `[count, 3]`: direction, magnitude and the update subtracted.
   var outputs: [[Float]] = []
+}
+
+/// MLPLOpt and AdafacMLP: learned optimizers whose update runs `PerParameterKernel` on every
+/// tensor, each with its own accumulators.
+///
+/// The update itself, `update(_:gradients:state:trace:)`, is written once here; an optimizer
+/// supplies its accumulators through `withKernelTensors(_:_:)`.
+protocol PerParameterOptimizer: LearnedOptimizer where State: PerParameterState {
+  /// The kernel, whose MLP is read in place from the meta-parameters.
+  var kernel: PerParameterKernel { get }
+  /// The number K of momentum decays (the state's momenta are `[K] + S` per tensor of shape `S`).
+  var momentumDecayCount: Int { get }
+
+  /// Calls `body` with the state's training-step feature buffer and scratch, and a function
+  /// that returns the kernel tensor of tensor `index` of the layout with the optimizer's
+  /// accumulators and decays set (the caller sets its parameters and gradients).
+  ///
+  /// Only called for non-empty parameters whose layout the state was made for.
+  func withKernelTensors(_ state: inout State, _ body: KernelTensorsBody)
+}
+
+/// What `PerParameterOptimizer/withKernelTensors(_:_:)` passes on: the training-step features,
+/// the scratch and the kernel tensor of each tensor index and layout entry.
+typealias KernelTensorsBody = (
+  _ stepFeatures: UnsafeMutablePointer<Float>, _ scratch: UnsafeMutablePointer<Float>,
+  _ tensor: (_ index: Int, _ entry: ParameterLayout.Entry) -> LoptPerParameterTensor
+) -> Void
+
+/// The state of a `PerParameterOptimizer`: what its shared update reads.
+protocol PerParameterState {
+  /// The number of updates applied so far.
+  var iteration: Int { get set }
+  /// The momenta, `[K] + S` per tensor of shape `S`.
+  var momentum: ParameterSet { get }
+}
+
+extension PerParameterOptimizer {
+  /// `update(_:gradients:loss:state:)` recording every element's intermediates in `trace`
+  /// when it is not `nil`: the training-step features of `state.iteration`, then the kernel on
+  /// each tensor, then the next iteration.
+  ///
+  /// - Complexity: O(parameters × MLP size); allocates nothing unless `trace` is given.
+  func update(
+    _ parameters: inout ParameterSet, gradients: ParameterSet, state: inout State,
+    trace: inout PerParameterTrace?
+  ) {
+    precondition(gradients.count == parameters.count, "gradients do not match the parameters")
+    precondition(
+      state.momentum.count == parameters.count * momentumDecayCount,
+      "state does not match parameters")
+    defer { state.iteration += 1 }
+    guard parameters.count > 0 else { return }
+    let (iteration, layout) = (state.iteration, parameters.layout)
+    metaParameters.withUnsafeBufferPointer { theta in
+      gradients.withUnsafeBufferPointer { g in
+        parameters.withUnsafeMutableBufferPointer { p in
+          withKernelTensors(&state) { stepFeatures, scratch, tensor in
+            TrainingStepEmbedding.write(iteration: iteration, into: stepFeatures)
+            trace?.stepFeatures = Array(
+              UnsafeBufferPointer(start: stepFeatures, count: TrainingStepEmbedding.count))
+            for (index, entry) in layout.entries.enumerated() {
+              var described = tensor(index, entry)
+              described.parameters = p.baseAddress! + entry.offset
+              described.gradients = g.baseAddress! + entry.offset
+              PerParameterKernel.withTrace(
+                &trace, tensor: index, count: entry.count, featureCount: kernel.featureCount
+              ) {
+                kernel.step(
+                  described, theta: theta.baseAddress!, stepFeatures: stepFeatures,
+                  scratch: scratch, trace: $0)
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+/// The buffers every per-parameter step overwrites, so a state need not store them in a
+/// checkpoint: the training-step features and the kernel's scratch.
+struct PerParameterWorkspace: Sendable {
+  /// The training-step features of the current step.
+  var stepFeatures: [Float]
+  /// The kernel's scratch, sized for the largest tensor.
+  var scratch: [Float]
+
+  /// Buffers for `kernel` stepping `tensors` (their pointers are not read).
+  init(kernel: PerParameterKernel, tensors: [LoptPerParameterTensor]) {
+    stepFeatures = [Float](repeating: 0, count: TrainingStepEmbedding.count)
+    scratch = [Float](
+      repeating: 0, count: tensors.map { kernel.scratchCount(for: $0) }.max() ?? 0)
+  }
+
+  /// Calls `body` with both buffers' base addresses (the parameters are not empty, so neither
+  /// buffer is).
+  mutating func withBuffers(
+    _ body: (_ stepFeatures: UnsafeMutablePointer<Float>, _ scratch: UnsafeMutablePointer<Float>)
+      -> Void
+  ) {
+    stepFeatures.withUnsafeMutableBufferPointer { stepFeatures in
+      scratch.withUnsafeMutableBufferPointer { body(stepFeatures.baseAddress!, $0.baseAddress!) }
+    }
+  }
 }
 
 /// The per-parameter MLP step of MLPLOpt and AdafacMLP for one tensor (docs/velo.md §18.1, §18.2).
@@ -34,6 +139,9 @@ struct PerParameterKernel: Sendable {
   let expMult: Float
   /// The global step scale.
   let stepMult: Float
+
+  /// The normalised features per element: the MLP's inputs without the training-step features.
+  var featureCount: Int { network.widths[0] - TrainingStepEmbedding.count }
 
   /// The scratch floats a step of `tensor` needs (its pointers are not read).
   func scratchCount(for tensor: LoptPerParameterTensor) -> Int {

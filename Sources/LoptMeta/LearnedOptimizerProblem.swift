@@ -92,18 +92,6 @@ public struct LearnedOptimizerProblem<Optimizer: LearnedOptimizer>: InnerProblem
   /// The mean normalised training loss on the `batches` batches after the episode's last step.
   public func finalLoss(_ episode: inout Episode, batches: Int) -> Float {
     let (parameters, step) = (episode.parameters, episode.step)
-    return episode.run.withTask {
-      Self.recomputedLoss($0, parameters: parameters, after: step, batches: batches)
-    }
-  }
-
-  /// The mean normalised training loss of `task` at `parameters` on the `batches` batches of
-  /// the steps after `step`.
-  public static func recomputedLoss(
-    _ task: any TrainingTask, parameters: ParameterSet, after step: Int, batches: Int
-  ) -> Float {
-    var total: Float = 0
-    for b in 0..<batches { total += task.normalize(task.loss(parameters, step: step + b)) }
-    return total / Float(batches)
+    return episode.run.withTask { $0.recomputedLoss(parameters, after: step, batches: batches) }
   }
 }

@@ -4,7 +4,6 @@ import LoptEval
 import LoptLearned
 import LoptOptimizers
 import LoptTasks
-import LoptTraining
 import Synchronization
 
 /// One evaluation of θ on the configuration's fixed tasks.
@@ -287,28 +286,30 @@ struct MetaTrainingRun<Optimizer: LearnedOptimizer> {
   /// steps, and no episode of meta-training draws them (episodes take seeds from the run's key).
   static var evaluationSeedBase: UInt64 { 1_000_000 }
 
-  /// Trains every evaluation task and seed with θ and with Adam (1e-3), split over processes
-  /// and threads.
+  /// Trains every evaluation task and seed with θ and with Adam (1e-3) as LoptEval's
+  /// `FinalLossRun`s: the task-seed jobs are split over processes (`exchange.lanes(of:)`), and
+  /// each process's runs over its threads.
   private func evaluation(at step: Int) throws -> EvaluationRecord {
     let settings = configuration.evaluation
     let jobs = evaluationTasks.count * settings.seeds
-    let mine = Array(exchange.lanes(of: jobs))
     let rule = try problem.rule(for: trainer.theta)
-    let results = JobSlots<Float>(count: 2 * mine.count)
-    let (tasks, steps, batches) = (
-      evaluationTasks, settings.steps, configuration.estimator.recomputeBatches
-    )
-    trainer.pool.run(2 * mine.count) { slot in
-      let job = mine[slot / 2]
-      var spec = tasks[job / settings.seeds]
+    // Per job of this process: θ's run, then Adam's.
+    let runs = exchange.lanes(of: jobs).flatMap { job in
+      var spec = evaluationTasks[job / settings.seeds]
       spec.seed = Self.evaluationSeedBase + UInt64(job % settings.seeds)
-      results[slot] = Self.finalLoss(
-        spec, steps: steps, batches: batches, rule: rule, usesAdam: slot % 2 == 1)
+      return [
+        FinalLossRun(spec: spec, optimizer: rule, steps: settings.steps),
+        FinalLossRun(spec: spec, optimizer: Adam(learningRate: 1e-3), steps: settings.steps),
+      ]
     }
-    let local = (0..<mine.count).map { results[2 * $0] ?? .nan }
-    let adamLocal = (0..<mine.count).map { results[2 * $0 + 1] ?? .nan }
-    let losses = try exchange.gather(values: local.map(Double.init), jobCount: jobs)
-    let adam = try exchange.gather(values: adamLocal.map(Double.init), jobCount: jobs)
+    let results = FinalLossRun.finalLosses(
+      of: runs, batches: configuration.estimator.recomputeBatches, threads: trainer.pool.threads,
+      locator: problem.locator
+    ).map(Double.init)
+    let losses = try exchange.gather(
+      values: stride(from: 0, to: results.count, by: 2).map { results[$0] }, jobCount: jobs)
+    let adam = try exchange.gather(
+      values: stride(from: 1, to: results.count, by: 2).map { results[$0] }, jobCount: jobs)
     func mean(_ values: [Double]) -> Float? {
       let finite = values.filter(\.isFinite)
       return finite.isEmpty ? nil : Float(finite.reduce(0, +) / Double(finite.count))
@@ -345,26 +346,6 @@ struct MetaTrainingRun<Optimizer: LearnedOptimizer> {
           ?? RunCache.defaultDirectory),
       threads: trainer.pool.threads)
     return result.aggregates[theta.name]?[Evaluation.headlineBaseline]
-  }
-
-  /// The final normalised loss of one evaluation run (NaN when the task cannot be built or
-  /// training diverges).
-  private static func finalLoss(
-    _ spec: TaskSpec, steps: Int, batches: Int, rule: Optimizer, usesAdam: Bool
-  ) -> Float {
-    guard let task = try? spec.makeTask() else { return .nan }
-    let result: TrainingResult?
-    if usesAdam {
-      result = try? train(
-        task, optimizer: Adam(learningRate: 1e-3), steps: steps, key: spec.initializationKey,
-        logInterval: steps)
-    } else {
-      result = try? train(
-        task, optimizer: rule, steps: steps, key: spec.initializationKey, logInterval: steps)
-    }
-    guard let result else { return .nan }
-    return LearnedOptimizerProblem<Optimizer>.recomputedLoss(
-      task, parameters: result.parameters, after: steps, batches: batches)
   }
 }
 

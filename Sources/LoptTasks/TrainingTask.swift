@@ -54,4 +54,16 @@ extension TrainingTask {
   public func evaluate(_ parameters: ParameterSet, split: DatasetSplit, batches: Int) -> Float {
     evaluation(parameters, split: split, batches: batches).loss
   }
+
+  /// The mean normalised training loss at `parameters` on the batches of the `batches` steps
+  /// after `step`: VeLO's `last_recompute` score of a run that ended at `step`.
+  ///
+  /// ```
+  /// (1 / batches) · Σ_{b < batches} normalize(loss(parameters, step: step + b))
+  /// ```
+  public func recomputedLoss(_ parameters: ParameterSet, after step: Int, batches: Int) -> Float {
+    var total: Float = 0
+    for b in 0..<batches { total += normalize(loss(parameters, step: step + b)) }
+    return total / Float(batches)
+  }
 }

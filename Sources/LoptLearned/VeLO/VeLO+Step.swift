@@ -3,7 +3,10 @@ import Foundation
 import LoptCore
 
 extension VeLO {
-  /// One step in the order of docs/velo.md §12; `trace` records per-element intermediates.
+  /// One step, as docs/velo.md §16 computes it; `trace` records per-element intermediates.
+  ///
+  /// The numbered comments follow the order the code runs in; each names the steps of the
+  /// reference's order (docs/velo.md §12) it performs, as "§12.n".
   func step(
     _ parameters: inout ParameterSet, gradients: ParameterSet, loss: Float, state: inout State,
     trace: Trace?
@@ -22,13 +25,14 @@ extension VeLO {
     let n = state.plans.count
     let decays = VeLODecays(configuration)
 
-    // 1. Loss buffer and loss features (E4–E5).
+    // 1. Loss buffer and loss features (E4–E5; §12.1).
     state.updateLossFeatures(loss: loss)
-    // 3. Fraction of training done (float32, before the increment).
+    // 2. Fraction of training done (float32, before the increment; §12.3).
     let fractionDone = Float(state.iteration) / Float(state.totalSteps)
     withUnsafeTemporaryAllocation(of: Float.self, capacity: FractionEmbedding.count) { fraction in
       FractionEmbedding.write(fractionDone: fractionDone, into: fraction.baseAddress!)
-      // 2, 4, 7: per tensor LSTM inputs from the old accumulators, then E1–E3.
+      // 3. Phase 1, per tensor: the LSTM inputs from the old accumulators (E6), then the
+      //    accumulators updated with the clipped gradient (E1–E3) (§12.2, §12.4, §12.7).
       gradients.withUnsafeBufferPointer { g in
         parameters.withUnsafeBufferPointer { p in
           for (index, plan) in state.plans.enumerated() {
@@ -40,11 +44,13 @@ extension VeLO {
         }
       }
     }
-    // 5–6. Tensor-level network (E7–E9) and bank interpolation (E10).
+    // 4. Phase 2, all tensors at once: the tensor-level network (E7–E9), the new LSTM state
+    //    and the per-tensor MLPs blended from the bank (E10) (§12.5, §12.6, E10 of §12.8).
     metaParameters.withUnsafeBufferPointer { theta in
       runTensorNetwork(theta: theta.baseAddress!, state: state, tensorCount: n)
     }
-    // 8. Per tensor: features, normalisation, MLP, update (E11–E14).
+    // 5. Phase 3, per tensor: features, normalisation, MLP, update (E11–E14; the rest of
+    //    §12.8).
     gradients.withUnsafeBufferPointer { g in
       parameters.withUnsafeMutableBufferPointer { p in
         for (index, plan) in state.plans.enumerated() where plan.count > 0 {
@@ -54,12 +60,12 @@ extension VeLO {
         }
       }
     }
-    // 9.
+    // 6. The iteration counter (§12.9).
     state.iteration += 1
   }
 
-  /// E7–E10 over all tensors at once: mixing with the cross-tensor max, one LSTM step, the
-  /// heads, and the per-tensor MLP mixed from the bank.
+  /// Phase 2, E7–E10 over all tensors at once: mixing with the cross-tensor max, one LSTM step,
+  /// the heads, the new LSTM state, and the per-tensor MLP mixed from the bank.
   ///
   /// - Complexity: one `[n, 2H] × [2H, 4H]` GEMM plus smaller ones; allocates nothing.
   func runTensorNetwork(theta: UnsafePointer<Float>, state: State, tensorCount n: Int) {
@@ -100,7 +106,7 @@ extension VeLO {
     accumulateProduct(m: n, n: pCount, k: h, a: hidden, b: theta + o.controlsWeight, c: controls)
     fillRows(rates, rows: n, width: 1, ld: 1, with: theta + o.stepSizeBias)
     accumulateProduct(m: n, n: 1, k: h, a: hidden, b: theta + o.stepSizeWeight, c: rates)
-    // State propagation.
+    // The LSTM state the next step starts from (§7).
     if configuration.useBuggedNextLSTMState {
       for i in 0..<n {
         (hidden + i * h).update(from: theta + o.initHidden, count: h)
