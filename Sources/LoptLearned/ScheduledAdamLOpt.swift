@@ -30,9 +30,27 @@ import LoptOptimizers
 /// RMS-normalised features (g, p, m, d, g/(√v̂ + ε)) and three t/T features. The controller's
 /// and the residual's last layers start at zero, so θ₀ is exactly Adam at `lr₀` with the
 /// schedule.
+///
+/// With ``Configuration/matrixDirection`` `.orthogonalized`, tensors of rank ≥ 2 replace `d`
+/// by Muon's direction: their Nesterov momentum (β 0.95) seen as a `[count / last extent,
+/// last extent]` matrix, orthogonalised by `NewtonSchulz` and scaled by √max(rows, columns)
+/// (RMS about 1); that configuration has no residual.
 public struct ScheduledAdamLOpt: LearnedOptimizer {
   /// The architecture: Adam's constants, the schedule and the two networks' sizes.
   public struct Configuration: Codable, Sendable, Equatable {
+    /// What direction a tensor of rank ≥ 2 steps along.
+    public enum MatrixDirection: String, Codable, Sendable, CaseIterable {
+      /// Adam's bias-corrected direction `m̂ / (√v̂ + ε)`.
+      case adam
+      /// Muon's: Nesterov momentum (β 0.95) of the tensor seen as a matrix `[count / last
+      /// extent, last extent]`, orthogonalised by ``LoptOptimizers/NewtonSchulz`` and scaled
+      /// by √max(rows, columns), so that its RMS is about 1 at every shape.
+      case orthogonalized
+    }
+
+    /// The direction of tensors of rank ≥ 2 (`nil`, as in files written before the choice
+    /// existed: ``MatrixDirection/adam``).
+    public var matrixDirection: MatrixDirection?
     /// The peak learning rate at θ = 0 (lr₀) of tensors of rank ≥ 2, for a tensor of RMS 1.
     public var initialLearningRate: Float
     /// The peak learning rate at θ = 0 of tensors of rank ≤ 1 (biases, scales), which take
@@ -67,8 +85,10 @@ public struct ScheduledAdamLOpt: LearnedOptimizer {
       minimumScale: Float = 1e-3, maximumScaleGrowth: Float = 2, warmupFraction: Float = 0.05,
       beta1: Float = 0.9,
       beta2: Float = 0.999, epsilon: Float = 1e-8, controllerHiddenSize: Int = 16,
-      residualHiddenSize: Int = 8, residualHiddenLayers: Int = 2
+      residualHiddenSize: Int = 8, residualHiddenLayers: Int = 2,
+      matrixDirection: MatrixDirection? = nil
     ) {
+      self.matrixDirection = matrixDirection
       self.initialLearningRate = initialLearningRate
       self.initialVectorLearningRate = initialVectorLearningRate
       self.initialScaleExponent = initialScaleExponent
@@ -82,6 +102,9 @@ public struct ScheduledAdamLOpt: LearnedOptimizer {
       self.residualHiddenSize = residualHiddenSize
       self.residualHiddenLayers = residualHiddenLayers
     }
+
+    /// Whether tensors of rank ≥ 2 take orthogonalised steps.
+    var orthogonalizesMatrices: Bool { matrixDirection == .orthogonalized }
 
     /// The largest width either network may have (a file or config cannot ask for more).
     static let maximumWidth = 1024
@@ -121,6 +144,11 @@ public struct ScheduledAdamLOpt: LearnedOptimizer {
         throw fails("beta1 and beta2 in [0, 1), got \(beta1), \(beta2)")
       }
       guard epsilon.isFinite, epsilon > 0 else { throw fails("epsilon > 0, got \(epsilon)") }
+      guard !orthogonalizesMatrices || residualHiddenSize == 0 else {
+        throw fails(
+          "residualHiddenSize 0 with the orthogonalized matrix direction (the residual's "
+            + "features are Adam's), got \(residualHiddenSize)")
+      }
       let widths = [controllerHiddenSize, residualHiddenSize, residualHiddenLayers]
       guard (1...Self.maximumWidth).contains(controllerHiddenSize),
         (0...Self.maximumWidth).contains(residualHiddenSize),
@@ -151,6 +179,8 @@ public struct ScheduledAdamLOpt: LearnedOptimizer {
   static var residualInputCount: Int {
     residualFeatureCount + residualFractionThresholds.count
   }
+  /// The momentum decay of orthogonalised matrices (Muon's β).
+  static let orthogonalMomentumDecay: Float = 0.95
   /// ln η moves by this much per unit of `log_learning_rate`, so that ES's σ explores the step
   /// size in steps of about 10 %.
   static let logLearningRateScale: Float = 10
@@ -262,6 +292,11 @@ public struct ScheduledAdamLOpt: LearnedOptimizer {
     var isVector: [Bool]
     /// Each tensor's RMS at the first update (−1 until then): the scale its steps follow.
     var referenceScales: [Float]
+    /// Each tensor's last extent: the columns of its matrix view when it is orthogonalised.
+    var lastExtents: [Int]
+    /// The orthogonalised direction of the tensor being updated and the Newton–Schulz buffers
+    /// (empty unless matrices are orthogonalised).
+    var orthogonalScratch: [Float]
 
     /// Stores the counters, the moments and the loss EMAs under `prefix`.
     public func write(into file: inout SafetensorsFile, prefix: String) {
@@ -308,6 +343,17 @@ public struct ScheduledAdamLOpt: LearnedOptimizer {
     let scratchCount =
       Self.controllerInputCount + configuration.controllerHiddenSize + Self.controllerOutputCount
       + LossTrendFeatures.count + 2 * Self.residualFeatureCount + residualScratch
+    let entries = parameters.layout.entries
+    let isVector = entries.map { $0.shape.filter { $0 > 1 }.count <= 1 }
+    let lastExtents = entries.map { max($0.shape.last ?? 1, 1) }
+    let orthogonalScratch =
+      configuration.orthogonalizesMatrices
+      ? entries.indices.filter { !isVector[$0] }.map { index in
+        let count = entries[index].count
+        let columns = lastExtents[index]
+        return count + NewtonSchulz.scratchCount(rows: count / columns, columns: columns)
+      }.max() ?? 0
+      : 0
     return State(
       iteration: 0, totalSteps: max(1, totalSteps), firstMoment: parameters.zerosLike(),
       secondMoment: parameters.zerosLike(),
@@ -317,8 +363,10 @@ public struct ScheduledAdamLOpt: LearnedOptimizer {
         count: LossTrendFeatures.averageCount),
       lossDecays: LossTrendFeatures.decays(horizon: max(1, totalSteps)),
       scratch: [Float](repeating: 0, count: scratchCount),
-      isVector: parameters.layout.entries.map { $0.shape.filter { $0 > 1 }.count <= 1 },
-      referenceScales: [Float](repeating: -1, count: parameters.layout.count))
+      isVector: isVector,
+      referenceScales: [Float](repeating: -1, count: parameters.layout.count),
+      lastExtents: lastExtents,
+      orthogonalScratch: [Float](repeating: 0, count: orthogonalScratch))
   }
 
   /// The schedule factor w(t/T) after `iteration` of `totalSteps` steps.
@@ -355,6 +403,8 @@ public struct ScheduledAdamLOpt: LearnedOptimizer {
     let lossFeatureOffset = inputCount + hidden + outputCount
     let residualOffset = lossFeatureOffset + LossTrendFeatures.count + 2 * Self.residualFeatureCount
     let isVector = state.isVector
+    let lastExtents = state.lastExtents
+    let orthogonalizes = configuration.orthogonalizesMatrices
     let minimumScale = configuration.minimumScale
     let logBaseRates = (
       matrix: Foundation.log(configuration.initialLearningRate),
@@ -393,50 +443,61 @@ public struct ScheduledAdamLOpt: LearnedOptimizer {
             + Self.logLearningRateScale * theta[offsets.logLearningRate + 1]
         )
         state.referenceScales.withUnsafeMutableBufferPointer { references in
-          gradients.withUnsafeBufferPointer { gAll in
-            parameters.withUnsafeMutableBufferPointer { pAll in
-              state.firstMoment.withUnsafeMutableBufferPointer { mAll in
-                state.secondMoment.withUnsafeMutableBufferPointer { vAll in
-                  for (index, entry) in layout.entries.enumerated() where entry.count > 0 {
-                    let tensor = TensorBuffers(
-                      p: pAll.baseAddress! + entry.offset, g: gAll.baseAddress! + entry.offset,
-                      m: mAll.baseAddress! + entry.offset, v: vAll.baseAddress! + entry.offset,
-                      count: entry.count)
-                    tensor.updateMoments(moments, sums: sums)
-                    let n = Double(entry.count)
-                    let logP = Self.logRMS(sums[1], n)
-                    let statistics = FractionEmbedding.count + LossTrendFeatures.count
-                    input[statistics] = 0.1 * logP
-                    input[statistics + 1] = 0.1 * Self.logRMS(sums[0], n)
-                    input[statistics + 2] = 0.1 * Self.logRMS(sums[3], n)
-                    input[statistics + 3] = isVector[index] ? 1 : 0
-                    input[statistics + 4] = horizon
-                    runController(
-                      theta: theta, input: input, hidden: hiddenActivations, output: output)
-                    var logStep: Float
-                    if isVector[index] {
-                      logStep = logRates.vector + output[0]
-                    } else {
-                      if references[index] < 0 {
-                        references[index] = Float((Double(sums[1]) / n).squareRoot())
+          state.orthogonalScratch.withUnsafeMutableBufferPointer { orthogonalBuffer in
+            gradients.withUnsafeBufferPointer { gAll in
+              parameters.withUnsafeMutableBufferPointer { pAll in
+                state.firstMoment.withUnsafeMutableBufferPointer { mAll in
+                  state.secondMoment.withUnsafeMutableBufferPointer { vAll in
+                    for (index, entry) in layout.entries.enumerated() where entry.count > 0 {
+                      let tensor = TensorBuffers(
+                        p: pAll.baseAddress! + entry.offset, g: gAll.baseAddress! + entry.offset,
+                        m: mAll.baseAddress! + entry.offset, v: vAll.baseAddress! + entry.offset,
+                        count: entry.count)
+                      let orthogonal = orthogonalizes && !isVector[index]
+                      if orthogonal {
+                        tensor.orthogonalDirection(
+                          iteration: t + 1, columns: lastExtents[index],
+                          into: orthogonalBuffer.baseAddress!, sums: sums)
+                      } else {
+                        tensor.updateMoments(moments, sums: sums)
                       }
-                      let current = max(Float((Double(sums[1]) / n).squareRoot()), minimumScale)
-                      let limit =
-                        configuration.maximumScaleGrowth * max(references[index], minimumScale)
-                      let logScale = Foundation.log(min(current, limit))
-                      logStep =
-                        logRates.matrix + output[0]
-                        + (configuration.initialScaleExponent + output[1]) * logScale
-                    }
-                    logStep = min(
-                      max(logStep, Self.logStepRange.lowerBound), Self.logStepRange.upperBound)
-                    let eta = Foundation.exp(logStep) * schedule
-                    if residualActive, let residual {
-                      tensor.applyWithResidual(
-                        moments, eta: eta, residual: residual, theta: theta, sums: sums,
-                        fractionDone: fractionDone, buffers: residualInputs)
-                    } else {
-                      tensor.apply(moments, eta: eta)
+                      let n = Double(entry.count)
+                      let logP = Self.logRMS(sums[1], n)
+                      let statistics = FractionEmbedding.count + LossTrendFeatures.count
+                      input[statistics] = 0.1 * logP
+                      input[statistics + 1] = 0.1 * Self.logRMS(sums[0], n)
+                      input[statistics + 2] = 0.1 * Self.logRMS(sums[3], n)
+                      input[statistics + 3] = isVector[index] ? 1 : 0
+                      input[statistics + 4] = horizon
+                      runController(
+                        theta: theta, input: input, hidden: hiddenActivations, output: output)
+                      var logStep: Float
+                      if isVector[index] {
+                        logStep = logRates.vector + output[0]
+                      } else {
+                        if references[index] < 0 {
+                          references[index] = Float((Double(sums[1]) / n).squareRoot())
+                        }
+                        let current = max(Float((Double(sums[1]) / n).squareRoot()), minimumScale)
+                        let limit =
+                          configuration.maximumScaleGrowth * max(references[index], minimumScale)
+                        let logScale = Foundation.log(min(current, limit))
+                        logStep =
+                          logRates.matrix + output[0]
+                          + (configuration.initialScaleExponent + output[1]) * logScale
+                      }
+                      logStep = min(
+                        max(logStep, Self.logStepRange.lowerBound), Self.logStepRange.upperBound)
+                      let eta = Foundation.exp(logStep) * schedule
+                      if orthogonal {
+                        tensor.apply(orthogonalBuffer.baseAddress!, eta: eta)
+                      } else if residualActive, let residual {
+                        tensor.applyWithResidual(
+                          moments, eta: eta, residual: residual, theta: theta, sums: sums,
+                          fractionDone: fractionDone, buffers: residualInputs)
+                      } else {
+                        tensor.apply(moments, eta: eta)
+                      }
                     }
                   }
                 }
@@ -517,6 +578,51 @@ private struct TensorBuffers {
   @inline(__always)
   func updateMoments(_ moments: AdamMoments, sums: UnsafeMutablePointer<Float>) {
     lopt_scheduled_adam_moments(g, p, m, v, count, moments.kernelArguments, sums)
+  }
+
+  /// Muon's direction (``ScheduledAdamLOpt/Configuration/MatrixDirection/orthogonalized``) of
+  /// update `iteration` into `direction`, updating the momentum `m`; writes the sums of
+  /// squares of g, p, m and the direction to `sums` (the fifth, Adam's g/(√v̂ + ε), is 0).
+  ///
+  /// - Parameters:
+  ///   - iteration: the 1-based update number.
+  ///   - columns: the last extent, the columns of the tensor's matrix view.
+  ///   - direction: `count` floats, then the Newton–Schulz scratch.
+  ///   - sums: five sums of squares.
+  func orthogonalDirection(
+    iteration: Int, columns: Int, into direction: UnsafeMutablePointer<Float>,
+    sums: UnsafeMutablePointer<Float>
+  ) {
+    let beta = ScheduledAdamLOpt.orthogonalMomentumDecay
+    let t = Float(iteration)
+    let momentScale = beta / (1 - Foundation.pow(beta, t + 1))
+    let gradientScale = (1 - beta) / (1 - Foundation.pow(beta, t))
+    var (gg, pp, mm): (Double, Double, Double) = (0, 0, 0)
+    for i in 0..<count {
+      let (gi, pi) = (g[i], p[i])
+      let mi = beta * m[i] + (1 - beta) * gi
+      m[i] = mi
+      direction[i] = momentScale * mi + gradientScale * gi
+      gg += Double(gi * gi)
+      pp += Double(pi * pi)
+      mm += Double(mi * mi)
+    }
+    let rows = count / columns
+    NewtonSchulz().orthogonalize(
+      direction, rows: rows, columns: columns, scratch: direction + count)
+    let scale = Float(max(rows, columns)).squareRoot()
+    var dd: Double = 0
+    for i in 0..<count {
+      direction[i] *= scale
+      dd += Double(direction[i] * direction[i])
+    }
+    (sums[0], sums[1], sums[2], sums[3], sums[4]) = (Float(gg), Float(pp), Float(mm), Float(dd), 0)
+  }
+
+  /// `p ← p − η·d` for a precomputed direction `d`.
+  @inline(__always)
+  func apply(_ direction: UnsafePointer<Float>, eta: Float) {
+    for i in 0..<count { p[i] -= eta * direction[i] }
   }
 
   /// `p ← p − η·d` (one vectorised C pass).

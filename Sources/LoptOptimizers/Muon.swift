@@ -123,7 +123,8 @@ public struct Muon: LearningRateOptimizer {
                 let (fanIn, fanOut) = (entry.shape[0], entry.shape[1])
                 newtonSchulz.orthogonalize(
                   direction, rows: fanIn, columns: fanOut, scratch: direction + entry.count)
-                let scale = learningRate * Float(max(1, Double(fanOut) / Double(fanIn))).squareRoot()
+                let scale =
+                  learningRate * Float(max(1, Double(fanOut) / Double(fanIn))).squareRoot()
                 let decay = learningRate * weightDecay
                 for i in 0..<entry.count { p[i] -= scale * direction[i] + decay * p[i] }
               }

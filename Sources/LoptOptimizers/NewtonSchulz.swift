@@ -32,6 +32,7 @@ public struct NewtonSchulz: Sendable, Equatable {
     self.epsilon = epsilon
   }
 
+  /// Whether both run the same iteration.
   public static func == (lhs: NewtonSchulz, rhs: NewtonSchulz) -> Bool {
     lhs.coefficients == rhs.coefficients && lhs.steps == rhs.steps && lhs.epsilon == rhs.epsilon
   }
@@ -44,7 +45,11 @@ public struct NewtonSchulz: Sendable, Equatable {
 
   /// Replaces the row-major `rows × columns` matrix at `x` by its orthogonalisation.
   ///
-  /// - Parameter scratch: at least ``scratchCount(rows:columns:)`` floats.
+  /// - Parameters:
+  ///   - x: the matrix, overwritten.
+  ///   - rows: its rows.
+  ///   - columns: its columns.
+  ///   - scratch: at least ``scratchCount(rows:columns:)`` floats.
   /// - Complexity: O(steps · rows · columns · min(rows, columns)) in BLAS; allocates nothing.
   public func orthogonalize(
     _ x: UnsafeMutablePointer<Float>, rows: Int, columns: Int,

@@ -77,6 +77,30 @@ import Testing
       return x
     }
 
+    /// Muon's Newton–Schulz iteration in Double on the row-major `rows × columns` matrix `x`,
+    /// transposed to be wide first, as optax does.
+    static func orthogonalized(_ x: [Double], rows: Int, columns: Int) -> [Double] {
+      let tall = rows > columns
+      let (r, c) = tall ? (columns, rows) : (rows, columns)
+      var y = tall ? (0..<x.count).map { x[($0 % rows) * columns + $0 / rows] } : x
+      let norm = y.map { $0 * $0 }.reduce(0, +).squareRoot() + 1e-8
+      y = y.map { $0 / norm }
+      let (a, b, cc) = (3.4445, -4.7750, 2.0315)
+      for _ in 0..<5 {
+        let gram = (0..<(r * r)).map { k in
+          (0..<c).reduce(0.0) { $0 + y[(k / r) * c + $1] * y[(k % r) * c + $1] }
+        }
+        let square = (0..<(r * r)).map { k in
+          (0..<r).reduce(0.0) { $0 + gram[(k / r) * r + $1] * gram[$1 * r + k % r] }
+        }
+        let poly = (0..<(r * r)).map { b * gram[$0] + cc * square[$0] }
+        y = (0..<(r * c)).map { k in
+          a * y[k] + (0..<r).reduce(0.0) { $0 + poly[(k / c) * r + $1] * y[$1 * c + k % c] }
+        }
+      }
+      return tall ? (0..<y.count).map { y[($0 % columns) * rows + $0 / columns] } : y
+    }
+
     mutating func step(_ p: inout [Double], _ g: [Double], loss: Double) {
       let c = configuration
       let fraction = Double(Float(iteration) / Float(totalSteps))
@@ -91,12 +115,25 @@ import Testing
       for entry in layout.entries {
         let range = entry.offset..<(entry.offset + entry.count)
         var d = [Double](), u = [Double]()
-        for i in range {
-          m[i] = b1 * m[i] + (1 - b1) * g[i]
-          v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i]
-          let inverse = 1 / ((v[i] / (1 - pow(b2, step))).squareRoot() + eps)
-          d.append(m[i] / (1 - pow(b1, step)) * inverse)
-          u.append(g[i] * inverse)
+        let isVector = entry.shape.filter { $0 > 1 }.count <= 1
+        if c.matrixDirection == .orthogonalized && !isVector {
+          let beta = 0.95
+          for i in range {
+            m[i] = beta * m[i] + (1 - beta) * g[i]
+            d.append(
+              beta * m[i] / (1 - pow(beta, step + 1)) + (1 - beta) * g[i] / (1 - pow(beta, step)))
+          }
+          let columns = entry.shape.last!
+          d = Self.orthogonalized(d, rows: entry.count / columns, columns: columns)
+            .map { $0 * Double(max(entry.count / columns, columns)).squareRoot() }
+        } else {
+          for i in range {
+            m[i] = b1 * m[i] + (1 - b1) * g[i]
+            v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i]
+            let inverse = 1 / ((v[i] / (1 - pow(b2, step))).squareRoot() + eps)
+            d.append(m[i] / (1 - pow(b1, step)) * inverse)
+            u.append(g[i] * inverse)
+          }
         }
         func rms(_ x: [Double]) -> Double {
           (x.map { $0 * $0 }.reduce(0, +) / Double(x.count)).squareRoot()
@@ -104,7 +141,6 @@ import Testing
         let (pr, gr, mr) = (
           rms(range.map { p[$0] }), rms(range.map { g[$0] }), rms(range.map { m[$0] })
         )
-        let isVector = entry.shape.filter { $0 > 1 }.count <= 1
         let thresholds = [0.03, 0.1, 0.2, 0.4, 0.6, 0.8, 0.9, 1.0, 1.1]
         let input =
           thresholds.map { tanh(10 * (fraction - $0)) } + loss
@@ -193,6 +229,15 @@ import Testing
     try Self.compare(configuration, theta: theta, steps: 12, totalSteps: 30, tolerance: 1e-4)
   }
 
+  @Test func orthogonalizedMatricesStepAlongMuonsDirection() throws {
+    let configuration = ScheduledAdamLOpt.Configuration(
+      initialLearningRate: 0.03, controllerHiddenSize: 5, residualHiddenSize: 0,
+      residualHiddenLayers: 0, matrixDirection: .orthogonalized)
+    let layout = ScheduledAdamLOpt.metaParameterLayout(for: configuration)
+    let theta = ParameterSet(layout: layout, standardDeviation: 0.3, key: RandomKey(seed: 5))
+    try Self.compare(configuration, theta: theta, steps: 12, totalSteps: 30, tolerance: 1e-4)
+  }
+
   @Test func theResidualCanBeLeftOut() throws {
     let configuration = ScheduledAdamLOpt.Configuration(residualHiddenSize: 0)
     let layout = ScheduledAdamLOpt.metaParameterLayout(for: configuration)
@@ -271,6 +316,7 @@ import Testing
     ScheduledAdamLOpt.Configuration(controllerHiddenSize: 0),
     ScheduledAdamLOpt.Configuration(residualHiddenSize: 1 << 40),
     ScheduledAdamLOpt.Configuration(residualHiddenLayers: -1),
+    ScheduledAdamLOpt.Configuration(matrixDirection: .orthogonalized),
   ])
   func badConfigurationsAreRejected(_ configuration: ScheduledAdamLOpt.Configuration) {
     #expect(throws: ArchitectureError.self) {

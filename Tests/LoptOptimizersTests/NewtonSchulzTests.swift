@@ -69,7 +69,8 @@ import Testing
   }
 
   @Test func aZeroMatrixStaysZero() {
-    #expect(Self.orthogonalized([Float](repeating: 0, count: 12), rows: 3, columns: 4)
-      .allSatisfy { $0 == 0 })
+    #expect(
+      Self.orthogonalized([Float](repeating: 0, count: 12), rows: 3, columns: 4)
+        .allSatisfy { $0 == 0 })
   }
 }
