@@ -33,8 +33,9 @@ extension Bench {
   /// Microseconds per update of VeLO (the released sizes, random meta-parameters, 1e6 planned
   /// steps) and Adam for every ``UpdateWorkload``, and of ScheduledAdamLOpt at θ₀ (Adam with the
   /// schedule and the controller; the residual is inactive), AdafacMLP and MLPLOpt (default
-  /// sizes, random meta-parameters) at 1e4 and 1e6 parameters, in blocks of about
-  /// `blockSeconds`.
+  /// sizes, random meta-parameters) at 1e4 and 1e6 parameters, and of Muon and ScheduledAdamLOpt
+  /// with Muon's direction at θ₀ at 1e4 and 1e5 (their Newton–Schulz products grow as n^1.5), in
+  /// blocks of about `blockSeconds`.
   func measureUpdates() -> [BenchResult] {
     let velo = VeLO(configuration: .init(), key: RandomKey(seed: 0))
     let theta = ScheduledAdamLOpt.initialMetaParameters(for: .init(), key: RandomKey(seed: 0))
@@ -44,12 +45,18 @@ extension Bench {
         metaParameters: AdafacMLP.initialMetaParameters(for: .init(), key: RandomKey(seed: 0))),
       let mlpLOpt = try? MLPLOpt(
         configuration: .init(),
-        metaParameters: MLPLOpt.initialMetaParameters(for: .init(), key: RandomKey(seed: 0)))
+        metaParameters: MLPLOpt.initialMetaParameters(for: .init(), key: RandomKey(seed: 0))),
+      let scheduledOrthogonal = try? ScheduledAdamLOpt(
+        configuration: Self.orthogonalConfiguration,
+        metaParameters: ScheduledAdamLOpt.initialMetaParameters(
+          for: Self.orthogonalConfiguration, key: RandomKey(seed: 0)))
     else { preconditionFailure("random meta-parameters of the default configurations are valid") }
     let labels = [
       "velo": "VeLO", "adam": "Adam", "scheduledadam": "ScheduledAdamLOpt",
-      "adafacmlp": "AdafacMLP", "mlplopt": "MLPLOpt",
+      "adafacmlp": "AdafacMLP", "mlplopt": "MLPLOpt", "muon": "Muon",
+      "scheduledorthogonal": "ScheduledAdamLOpt (Muon's direction)",
     ]
+    let muon = Muon(learningRate: 0.02)
     // Flops per parameter of the reference computation (the MLP's multiply-adds and the
     // features), for the fraction of a ~100 GFLOP/s core's floor.
     let adafacFlops: Double = 2 * (39 * 4 + 4 * 4 + 4 * 2) + 60
@@ -61,6 +68,7 @@ extension Bench {
         ["velo", "adam"]
         + ([10_000, 1_000_000].contains(workload.count)
           ? ["scheduledadam", "adafacmlp", "mlplopt"] : [])
+        + ([10_000, 100_000].contains(workload.count) ? ["muon", "scheduledorthogonal"] : [])
       for name in names {
         var (parameters, gradients) = workload.inputs()
         let update: () -> Void
@@ -76,6 +84,14 @@ extension Bench {
         case "adafacmlp":
           var state = adafacMLP.makeState(for: parameters, totalSteps: 1_000_000)
           update = { adafacMLP.update(&parameters, gradients: gradients, loss: 1, state: &state) }
+        case "scheduledorthogonal":
+          var state = scheduledOrthogonal.makeState(for: parameters, totalSteps: 1_000_000)
+          update = {
+            scheduledOrthogonal.update(&parameters, gradients: gradients, loss: 1, state: &state)
+          }
+        case "muon":
+          var state = muon.makeState(for: parameters, totalSteps: 0)
+          update = { muon.update(&parameters, gradients: gradients, loss: 0, state: &state) }
         case "mlplopt":
           var state = mlpLOpt.makeState(for: parameters, totalSteps: 1_000_000)
           update = { mlpLOpt.update(&parameters, gradients: gradients, loss: 1, state: &state) }
@@ -103,6 +119,11 @@ extension Bench {
     }
     return results
   }
+
+  /// ScheduledAdamLOpt with Muon's direction and no residual, as `configs/scheduled-orthogonal.yaml`.
+  static let orthogonalConfiguration = ScheduledAdamLOpt.Configuration(
+    initialLearningRate: 0.02, residualHiddenSize: 0, residualHiddenLayers: 0,
+    matrixDirection: .orthogonalized)
 
   /// Runs `body` in `repeats` blocks of about `blockSeconds` (the block length calibrated after
   /// a warm-up): the median, smallest and largest rate per second, and the block length.
