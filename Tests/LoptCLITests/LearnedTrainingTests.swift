@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LoptCore
 import LoptLearned
+import LoptMeta
 import Testing
 
 @testable import LoptCLI
@@ -11,6 +12,18 @@ import Testing
   static let checkpoint = URL(fileURLWithPath: #filePath)
     .deletingLastPathComponent().deletingLastPathComponent()
     .appendingPathComponent("LoptLearnedTests/Resources/velo/h16_p8/meta_params.msgpack").path
+
+  /// `lopt demo` meta-trains from the shipped checkpoint with its default `--config`, so that
+  /// configuration must describe the shipped architecture.
+  @Test func theDemoConfigurationDescribesTheShippedOptimizer() throws {
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+      .deletingLastPathComponent().deletingLastPathComponent()
+    let demo = try #require(try LoptCommand.parseAsRoot(["demo"]) as? Demo)
+    let text = try String(contentsOf: root.appendingPathComponent(demo.config), encoding: .utf8)
+    let configuration = try MetaTrainingConfiguration(yaml: text)
+    let shipped = try Checkpoint.load(try ShippedLearnedOptimizer.location())
+    #expect(configuration.learnedOptimizer.configuration == shipped.configuration)
+  }
 
   @Test func aCheckpointMakesTheLearnedOptimizer() throws {
     let command = try LoptCommand.parseAsRoot(["train", "--checkpoint", Self.checkpoint])

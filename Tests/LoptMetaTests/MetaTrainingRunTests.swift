@@ -329,7 +329,9 @@ import Testing
   @Test func theShippedConfigurationsParse() throws {
     let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
       .deletingLastPathComponent().deletingLastPathComponent()
-    for name in ["fast-mlp", "velo-small", "scheduled-adam"] {
+    for name in [
+      "fast-mlp", "velo-small", "scheduled-adam", "scheduled-adam-phase2", "scheduled-orthogonal",
+    ] {
       let text = try String(
         contentsOf: root.appendingPathComponent("configs/\(name).yaml"), encoding: .utf8)
       let configuration = try MetaTrainingConfiguration(yaml: text)
