@@ -18,9 +18,10 @@ struct Bench: ParsableCommand {
       in blocks of about --block-seconds and the median block rate is reported with its range. \
       Optimizer updates: one tensor of 1e2 to 1e6 parameters (a vector and a matrix), VeLO at \
       the released sizes with random meta-parameters and Adam, in microseconds per update; \
-      ScheduledAdamLOpt, AdafacMLP and MLPLOpt at 1e4 and 1e6. Meta-training: inner steps/s \
-      on --meta-config with 1 and 2 threads, and on learned_optimization's own truncated-ES \
-      benchmark workload (--peer-meta-config) next to that peer's figure.
+      ScheduledAdamLOpt, AdafacMLP and MLPLOpt at 1e4 and 1e6; Muon and ScheduledAdamLOpt \
+      with Muon's direction at 1e4 and 1e5. Meta-training: inner steps/s on --meta-config \
+      with 1 and 2 threads, and on learned_optimization's own truncated-ES benchmark workload \
+      (--peer-meta-config) next to that peer's figure.
       """)
 
   @Option(help: "Timed blocks per workload.")
