@@ -23,7 +23,7 @@ struct Demo: ParsableCommand {
       """)
 
   @Option(help: "The meta-training configuration to shorten (run from the repository).")
-  var config = "configs/scheduled-adam.yaml"
+  var config = "configs/scheduled-orthogonal.yaml"
 
   @Option(help: "The folder for the evaluation report and the meta-training run.")
   var out = "lopt-demo"

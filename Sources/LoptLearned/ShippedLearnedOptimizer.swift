@@ -1,9 +1,9 @@
 import Foundation
 import LoptCore
 
-/// The learned optimizer Lopt ships: a ``ScheduledAdamLOpt`` meta-trained with
-/// `configs/scheduled-adam.yaml`, stored in LoptLearned's resources as `learned.safetensors`
-/// (its meta-training step and cost are in the checkpoint's metadata).
+/// The learned optimizer Lopt ships: a ``ScheduledAdamLOpt`` with Muon's direction for matrices,
+/// meta-trained with `configs/scheduled-orthogonal.yaml`, stored in LoptLearned's resources as
+/// `learned.safetensors` (its meta-training step and cost are in the checkpoint's metadata).
 ///
 /// ```swift
 /// let optimizer = try ShippedLearnedOptimizer.optimizer()
