@@ -43,7 +43,7 @@ public struct ScheduledAdamLOpt: LearnedOptimizer {
       /// Adam's bias-corrected direction `m̂ / (√v̂ + ε)`.
       case adam
       /// Muon's: Nesterov momentum (β 0.95) of the tensor seen as a matrix `[count / last
-      /// extent, last extent]`, orthogonalised by ``LoptOptimizers/NewtonSchulz`` and scaled
+      /// extent, last extent]`, orthogonalised by `NewtonSchulz` (LoptOptimizers) and scaled
       /// by √max(rows, columns), so that its RMS is about 1 at every shape.
       case orthogonalized
     }
