@@ -56,7 +56,11 @@ extension Bench {
       "adafacmlp": "AdafacMLP", "mlplopt": "MLPLOpt", "muon": "Muon",
       "scheduledorthogonal": "ScheduledAdamLOpt (Muon's direction)",
     ]
-    let muon = Muon(learningRate: 0.02)
+    let optimizers: [String: any Optimizer] = [
+      "velo": velo, "adam": Adam(learningRate: 1e-3), "scheduledadam": scheduledAdam,
+      "adafacmlp": adafacMLP, "mlplopt": mlpLOpt, "muon": Muon(learningRate: 0.02),
+      "scheduledorthogonal": scheduledOrthogonal,
+    ]
     // Flops per parameter of the reference computation (the MLP's multiply-adds and the
     // features), for the fraction of a ~100 GFLOP/s core's floor.
     let adafacFlops: Double = 2 * (39 * 4 + 4 * 4 + 4 * 2) + 60
@@ -70,36 +74,8 @@ extension Bench {
           ? ["scheduledadam", "adafacmlp", "mlplopt"] : [])
         + ([10_000, 100_000].contains(workload.count) ? ["muon", "scheduledorthogonal"] : [])
       for name in names {
-        var (parameters, gradients) = workload.inputs()
-        let update: () -> Void
-        switch name {
-        case "velo":
-          var state = velo.makeState(for: parameters, totalSteps: 1_000_000)
-          update = { velo.update(&parameters, gradients: gradients, loss: 1, state: &state) }
-        case "scheduledadam":
-          var state = scheduledAdam.makeState(for: parameters, totalSteps: 1_000_000)
-          update = {
-            scheduledAdam.update(&parameters, gradients: gradients, loss: 1, state: &state)
-          }
-        case "adafacmlp":
-          var state = adafacMLP.makeState(for: parameters, totalSteps: 1_000_000)
-          update = { adafacMLP.update(&parameters, gradients: gradients, loss: 1, state: &state) }
-        case "scheduledorthogonal":
-          var state = scheduledOrthogonal.makeState(for: parameters, totalSteps: 1_000_000)
-          update = {
-            scheduledOrthogonal.update(&parameters, gradients: gradients, loss: 1, state: &state)
-          }
-        case "muon":
-          var state = muon.makeState(for: parameters, totalSteps: 0)
-          update = { muon.update(&parameters, gradients: gradients, loss: 0, state: &state) }
-        case "mlplopt":
-          var state = mlpLOpt.makeState(for: parameters, totalSteps: 1_000_000)
-          update = { mlpLOpt.update(&parameters, gradients: gradients, loss: 1, state: &state) }
-        default:
-          let adam = Adam(learningRate: 1e-3)
-          var state = adam.makeState(for: parameters, totalSteps: 0)
-          update = { adam.update(&parameters, gradients: gradients, loss: 0, state: &state) }
-        }
+        let (parameters, gradients) = workload.inputs()
+        let update = Self.repeatedUpdate(optimizers[name]!, parameters, gradients)
         let rates = timedBlocks(update)
         // Rates (updates/s) become microseconds per update: the fastest rate is the minimum time.
         let result = BenchResult(
@@ -118,6 +94,16 @@ extension Bench {
       }
     }
     return results
+  }
+
+  /// A closure that applies one update of `optimizer` (planned for 10⁶ steps) to its own copy of
+  /// `parameters` each time it is called.
+  static func repeatedUpdate<O: Optimizer>(
+    _ optimizer: O, _ parameters: ParameterSet, _ gradients: ParameterSet
+  ) -> () -> Void {
+    var parameters = parameters
+    var state = optimizer.makeState(for: parameters, totalSteps: 1_000_000)
+    return { optimizer.update(&parameters, gradients: gradients, loss: 1, state: &state) }
   }
 
   /// ScheduledAdamLOpt with Muon's direction and no residual, as `configs/scheduled-orthogonal.yaml`.
