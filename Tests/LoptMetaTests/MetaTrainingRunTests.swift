@@ -331,6 +331,7 @@ import Testing
       .deletingLastPathComponent().deletingLastPathComponent()
     for name in [
       "fast-mlp", "velo-small", "scheduled-adam", "scheduled-adam-phase2", "scheduled-orthogonal",
+      "scheduled-orthogonal-broad",
     ] {
       let text = try String(
         contentsOf: root.appendingPathComponent("configs/\(name).yaml"), encoding: .utf8)
