@@ -1,3 +1,5 @@
+import Foundation
+
 /// Aggregates of per-task speedups, as VeLO reports them: mean, median, interquartile mean,
 /// percentiles and the fraction of tasks where the optimizer beats the baseline.
 public struct SpeedupStatistics: Codable, Equatable, Sendable {
@@ -14,6 +16,13 @@ public struct SpeedupStatistics: Codable, Equatable, Sendable {
   public var percentile5, percentile25, percentile75, percentile95: Double
   /// The fraction of tasks with a speedup above 1 (faster than the baseline).
   public var fractionFaster: Double
+  /// The geometric mean, each speedup floored at ``geometricMeanFloor`` (a diverged task's 0
+  /// counts as the floor): unlike the median it falls when any one task gets slower (`nil` in
+  /// records written before it existed).
+  public var geometricMean: Double?
+
+  /// The smallest speedup the geometric mean counts.
+  public static let geometricMeanFloor = 0.01
 
   enum CodingKeys: String, CodingKey {
     case count, mean, median
@@ -22,7 +31,7 @@ public struct SpeedupStatistics: Codable, Equatable, Sendable {
     case percentile25 = "p25"
     case percentile75 = "p75"
     case percentile95 = "p95"
-    case fractionFaster
+    case fractionFaster, geometricMean
   }
 
   /// The statistics of `values`, or `nil` when there are none.
@@ -40,6 +49,9 @@ public struct SpeedupStatistics: Codable, Equatable, Sendable {
     let middle = sorted[trimmed..<(sorted.count - trimmed)]
     interquartileMean = middle.reduce(0, +) / Double(middle.count)
     fractionFaster = Double(values.filter { $0 > 1 }.count) / Double(values.count)
+    geometricMean = Foundation.exp(
+      values.reduce(0) { $0 + Foundation.log(max($1, Self.geometricMeanFloor)) }
+        / Double(values.count))
   }
 
   /// The `p`-th percentile of ascending `sorted` values, interpolating linearly between

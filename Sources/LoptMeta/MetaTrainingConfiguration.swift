@@ -1,5 +1,6 @@
 import Foundation
 import LoptCore
+import LoptEval
 import LoptLearned
 import LoptOptimizers
 import LoptTasks
@@ -121,12 +122,35 @@ public struct MetaTrainingConfiguration: Codable, Equatable, Sendable {
     public var grid: [Float]?
     /// The run cache for `suite`'s runs (default the user's, shared with `lopt eval`).
     public var cache: String?
+    /// The statistic of `suite`'s speedups that picks `best.safetensors` (`nil`: the median).
+    public var selection: SelectionStatistic?
+
+    /// The aggregate of per-task speedups that ranks evaluations.
+    public enum SelectionStatistic: String, Codable, Equatable, Sendable, CaseIterable {
+      /// The median: robust, but blind to the tasks on either side of it.
+      case median
+      /// The interquartile mean.
+      case iqm
+      /// The geometric mean (speedups floored at 0.01): any task that gets slower lowers it.
+      case geometricMean = "geometric-mean"
+
+      /// This statistic of `speedups`.
+      public func value(of speedups: SpeedupStatistics) -> Double? {
+        switch self {
+        case .median: speedups.median
+        case .iqm: speedups.interquartileMean
+        case .geometricMean: speedups.geometricMean
+        }
+      }
+    }
 
     /// Creates the section.
     public init(
       every: Int = 100, tasks: [TaskEntry] = [], steps: Int = 500, seeds: Int = 2,
-      suite: String? = nil, grid: [Float]? = nil, cache: String? = nil
+      suite: String? = nil, grid: [Float]? = nil, cache: String? = nil,
+      selection: SelectionStatistic? = nil
     ) {
+      self.selection = selection
       self.every = every
       self.tasks = tasks
       self.steps = steps

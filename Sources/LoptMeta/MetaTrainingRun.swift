@@ -208,7 +208,8 @@ struct MetaTrainingRun<Optimizer: LearnedOptimizer> {
     let processes = Double(trainer.pool.threads * exchange.size)
     var lastCheckpoint = Date()
     var lastEvaluation: EvaluationRecord?
-    var bestSpeedup = resume ? directory.bestMedianSpeedup() : nil
+    let selection = configuration.evaluation.selection ?? .median
+    var bestSpeedup = resume ? directory.bestSpeedup(by: selection) : nil
     var interrupted = false
     func checkpoint() throws {
       guard isWriter else { return }
@@ -233,8 +234,8 @@ struct MetaTrainingRun<Optimizer: LearnedOptimizer> {
       var record = try evaluation(at: trainer.step)
       if isWriter, let suite = speedupSuite {
         record.speedups = try speedups(on: suite)
-        if let median = record.speedups?.median, median > (bestSpeedup ?? -1) {
-          bestSpeedup = median
+        if let value = record.speedups.flatMap(selection.value), value > (bestSpeedup ?? -1) {
+          bestSpeedup = value
           try optimizerCheckpoint().write(to: directory.bestOptimizerURL, format: .safetensors)
         }
       }

@@ -42,12 +42,16 @@ public struct RunDirectory: Sendable {
     }.sorted(by: >)
   }
 
-  /// The best median speedup among the evaluations in `metrics.jsonl`, `nil` if none has one.
-  public func bestMedianSpeedup() -> Double? {
+  /// The best value of `statistic` among the evaluations in `metrics.jsonl`, `nil` if none
+  /// has one.
+  public func bestSpeedup(
+    by statistic: MetaTrainingConfiguration.EvaluationSection.SelectionStatistic
+  ) -> Double? {
     guard let data = FileManager.default.contents(atPath: metricsURL.path) else { return nil }
     let decoder = JSONDecoder()
     return String(decoding: data, as: UTF8.self).split(separator: "\n").compactMap { line in
-      (try? decoder.decode(EvaluationRecord.self, from: Data(line.utf8)))?.speedups?.median
+      (try? decoder.decode(EvaluationRecord.self, from: Data(line.utf8)))?.speedups
+        .flatMap(statistic.value)
     }.max()
   }
 

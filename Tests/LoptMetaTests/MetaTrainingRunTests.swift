@@ -147,13 +147,30 @@ import Testing
     #expect(records.map(\.step) == [0, 1, 2, 3])
     let medians = records.compactMap { $0.speedups?.median }
     #expect(medians.count == 4 && medians.allSatisfy { $0 >= 0 })
-    #expect(run.bestMedianSpeedup() == medians.max())
+    #expect(run.bestSpeedup(by: .median) == medians.max())
     let best = try Checkpoint.load(run.bestOptimizerURL)
     #expect(best.metaTrainingStep == records[medians.firstIndex(of: medians.max()!)!].step)
     // 1 θ run per evaluation plus Adam's 2 rates, cached once for all four.
     let cached = try FileManager.default.contentsOfDirectory(
       atPath: directory.url.appendingPathComponent("cache").path)
     #expect(cached.count == 4 + 2)
+  }
+
+  @Test func theSelectionStatisticRanksByItsOwnValue() throws {
+    // One task much slower: the median does not see it, the geometric mean does.
+    let uneven = try #require(SpeedupStatistics([4, 4, 0.25]))
+    let even = try #require(SpeedupStatistics([2, 2, 2]))
+    typealias Statistic = MetaTrainingConfiguration.EvaluationSection.SelectionStatistic
+    #expect(Statistic.median.value(of: uneven)! > Statistic.median.value(of: even)!)
+    #expect(abs(Statistic.geometricMean.value(of: uneven)! - pow(4, 1.0 / 3)) < 1e-12)
+    #expect(Statistic.geometricMean.value(of: uneven)! < Statistic.geometricMean.value(of: even)!)
+    #expect(Statistic.iqm.value(of: even) == 2)
+    // A diverged task (speedup 0) counts as the floor, not as minus infinity.
+    let diverged = try #require(SpeedupStatistics([0, 1]))
+    #expect(abs(diverged.geometricMean! - 0.1) < 1e-12)
+    let parsed = try MetaTrainingConfiguration(yaml: "evaluation: {selection: geometric-mean}")
+    #expect(parsed.evaluation.selection == .geometricMean)
+    #expect(try MetaTrainingConfiguration(yaml: "").evaluation.selection == nil)
   }
 
   @Test func frozenMetaParametersKeepTheirValuesWhileTheOthersMove() throws {
